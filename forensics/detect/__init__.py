@@ -1,0 +1,1 @@
+"""Detection: YARA rules, validators, masking."""

@@ -1,0 +1,134 @@
+"""Run YARA over byte buffers, decode each string instance, and confirm it with its validator.
+
+YARA finds candidates fast (C, long literal atoms); the Python validators decide. Buffers are
+scanned as large chunks with an overlap: a hit whose match starts inside the overlap is left to
+the next chunk, so every hit is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import yara
+
+from forensics.detect.masking import mask_context, printable, sha256_normalised
+from forensics.detect.rules import RuleSet, rule_meta
+from forensics.detect.validators import Confirmed, confirm
+
+log = logging.getLogger(__name__)
+
+CONTEXT_CHARS = 32
+SCAN_TIMEOUT_SECONDS = 600
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A confirmed hit in one buffer; offsets are absolute (``base`` + position in the buffer)."""
+
+    rule: str
+    category: str
+    severity: str
+    description: str
+    offset: int  # first byte of the sensitive value
+    length: int  # bytes of the value in the buffer's encoding
+    encoding: str  # "ascii" | "utf-16le"
+    value: str
+    normalised: str
+    value_sha256: str
+    value_masked: str
+    context_masked: str
+    context: str
+
+
+def _is_wide(data: bytes) -> bool:
+    return len(data) >= 2 and len(data) % 2 == 0 and not any(data[1::2]) and data[0] != 0
+
+
+class Detector:
+    """Scans buffers with one compiled rule set."""
+
+    def __init__(self, ruleset: RuleSet, context_chars: int = CONTEXT_CHARS):
+        self.ruleset = ruleset
+        self.context_chars = context_chars
+
+    def scan(self, buf: bytes, base: int = 0, accept_end: int | None = None) -> list[Detection]:
+        """Confirmed detections in ``buf``.
+
+        ``accept_end``: only matches starting before this position in ``buf`` are kept (the rest
+        lie in the overlap and belong to the next chunk).
+        """
+        if not buf:
+            return []
+        limit = len(buf) if accept_end is None else accept_end
+        try:
+            matches = self.ruleset.rules.match(data=buf, timeout=SCAN_TIMEOUT_SECONDS)
+        except yara.TimeoutError:
+            log.warning("YARA timed out on %d bytes at %d", len(buf), base)
+            raise
+        best: dict[tuple[int, int], Detection] = {}
+        for match in matches:
+            meta = rule_meta(match.meta)
+            for string in match.strings:
+                for instance in string.instances:
+                    if instance.offset >= limit:
+                        continue
+                    found = self._confirm(
+                        buf, base, match.rule, meta, instance.offset, instance.matched_data
+                    )
+                    if found is None:
+                        continue
+                    key = (found.offset, found.length)
+                    held = best.get(key)
+                    if (
+                        held is None
+                        or _SEVERITY_RANK[found.severity] > _SEVERITY_RANK[held.severity]
+                    ):
+                        best[key] = found
+        return sorted(best.values(), key=lambda d: (d.offset, d.rule))
+
+    def _confirm(
+        self, buf: bytes, base: int, rule: str, meta: dict[str, str], start: int, data: bytes
+    ) -> Detection | None:
+        wide = _is_wide(data)
+        text = data.decode("utf-16-le", errors="replace") if wide else data.decode("latin-1")
+        confirmed = confirm(meta["validator"] or None, text)
+        if confirmed is None:
+            return None
+        width = 2 if wide else 1
+        value_start = start + confirmed.span[0] * width
+        value_end = start + confirmed.span[1] * width
+        before, after = self._context(buf, value_start, value_end, width)
+        return Detection(
+            rule=rule,
+            category=meta["category"],
+            severity=meta["severity"],
+            description=meta["description"],
+            offset=base + value_start,
+            length=value_end - value_start,
+            encoding="utf-16le" if wide else "ascii",
+            value=confirmed.value,
+            normalised=confirmed.normalised,
+            value_sha256=sha256_normalised(confirmed.normalised),
+            value_masked=confirmed.masked,
+            context_masked=mask_context(before, confirmed.masked, after),
+            context=printable(before + confirmed.value + after),
+        )
+
+    def _context(self, buf: bytes, start: int, end: int, width: int) -> tuple[str, str]:
+        span = self.context_chars * width
+        lo = max(0, start - span)
+        lo += (start - lo) % width  # keep UTF-16 code units aligned with the value
+        hi = min(len(buf), end + span)
+        hi -= (hi - end) % width
+        codec = "utf-16-le" if width == 2 else "latin-1"
+        return (
+            buf[lo:start].decode(codec, errors="replace"),
+            buf[end:hi].decode(codec, errors="replace"),
+        )
+
+
+def confirmed_value(confirmed: Confirmed) -> str:
+    """The value as stored with ``--reveal``."""
+    return confirmed.value

@@ -1,0 +1,780 @@
+"""Validators: decide whether a YARA hit is a real sensitive value.
+
+The rules cast a cheap, bounded net; a validator re-parses the matched text, applies the
+structure and checksum rules for its kind of value (Luhn, ISO 13616 mod-97, ABA 3-7-1, SSA
+issuance rules, ...) and returns a :class:`Confirmed` record, or ``None`` to drop the hit.
+Validators see only the decoded match, which may include a keyword prefix and one-character
+guards; ``Confirmed.span`` always points at the value itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from forensics.detect.masking import (
+    EMAIL_RE,
+    SECRET_MASK,
+    mask_email,
+    mask_keep_last,
+    mask_words,
+)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A validated value found in the text handed to a validator."""
+
+    value: str  # exactly as it appears in the text
+    normalised: str  # canonical form hashed for correlation
+    masked: str  # safe to print
+    span: tuple[int, int]  # [start, end) of ``value`` in the text
+
+
+Validator = Callable[[str], Confirmed | None]
+
+VALIDATORS: dict[str, Validator] = {}
+
+
+def validator(name: str) -> Callable[[Validator], Validator]:
+    """Register the decorated function as the validator called ``name`` (a rule's meta value)."""
+
+    def register(func: Validator) -> Validator:
+        if name in VALIDATORS:
+            raise ValueError(f"validator {name!r} is registered twice")
+        VALIDATORS[name] = func
+        return func
+
+    return register
+
+
+def confirm(validator_name: str | None, text: str) -> Confirmed | None:
+    """Run the named validator on a decoded YARA match.
+
+    With no validator the whole match is the value and is masked like a secret.
+    An unknown name raises ``KeyError``: a rule naming a missing validator is a bug.
+    """
+    if validator_name is None:
+        if not text:
+            return None
+        return Confirmed(text, text, SECRET_MASK, (0, len(text)))
+    try:
+        func = VALIDATORS[validator_name]
+    except KeyError:
+        raise KeyError(f"unknown validator {validator_name!r}") from None
+    return func(text)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _secret(text: str, start: int, end: int) -> Confirmed:
+    value = text[start:end]
+    return Confirmed(value, value, SECRET_MASK, (start, end))
+
+
+# --------------------------------------------------------------------------- payment cards
+
+
+def _luhn_ok(digits: str) -> bool:
+    """ISO/IEC 7812-1 Annex B check digit (Luhn mod 10)."""
+    total = 0
+    for index, ch in enumerate(reversed(digits)):
+        value = int(ch)
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _issuer_length_ok(digits: str) -> bool:
+    """IIN prefix and PAN length per issuer (the table bulk_extractor scan_ccns2 checks)."""
+    n = len(digits)
+    p2, p3, p4 = int(digits[:2]), int(digits[:3]), int(digits[:4])
+    if digits[0] == "4":  # Visa
+        return n in (13, 16, 19)
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
+        return n == 16
+    if p2 in (34, 37):  # American Express
+        return n == 15
+    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65:  # Discover
+        return 16 <= n <= 19
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39):  # Diners Club
+        return 14 <= n <= 16
+    if 3528 <= p4 <= 3589:  # JCB
+        return 16 <= n <= 19
+    if p2 == 62:  # UnionPay
+        return 16 <= n <= 19
+    return False
+
+
+def _digit_pattern_ok(digits: str) -> bool:
+    """bulk_extractor's sanity checks against filler, test and sequence numbers."""
+    if len(set(digits)) == 1:
+        return False
+    if len(digits) == 16:
+        # pattern_test: blocks a,b,c,d with b-a == c-d are "something fishy" (sequences)
+        a, b, c, d = (int(digits[i : i + 4]) for i in range(0, 16, 4))
+        if b - a == c - d:
+            return False
+    # histogram_test: one digit more than 7 times, or two digits more than 4 times each
+    # (this is what rejects 4111 1111 1111 1111-style test numbers)
+    counts = [digits.count(str(d)) for d in range(10)]
+    return max(counts) <= 7 and sum(c > 4 for c in counts) < 2
+
+
+def _pan_ok(digits: str) -> bool:
+    return (
+        13 <= len(digits) <= 19
+        and _issuer_length_ok(digits)
+        and _luhn_ok(digits)
+        and _digit_pattern_ok(digits)
+    )
+
+
+_CARD_RUN_RE = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
+# Printed groupings: 4-4-4-4 (16), 4-6-5 (Amex 15), 4-4-4-4-3 (19).
+_CARD_GROUPS = {(4, 4, 4, 4), (4, 6, 5), (4, 4, 4, 4, 3)}
+_HEX_LETTERS = frozenset("abcdefABCDEF")
+
+
+def _card_candidates(run: str) -> list[str]:
+    """Prefixes of a digit run that may be a PAN, longest first."""
+    groups = re.split(r"[ -]", run)
+    if len(groups[0]) >= 13:  # an unseparated number; what follows it is something else
+        return [groups[0]]
+    if len(set(re.findall(r"[ -]", run))) > 1:  # mixing space and dash: not a printed card
+        return []
+    sizes = tuple(len(group) for group in groups)
+    if sizes not in _CARD_GROUPS:  # e.g. five 4-digit blocks: "definitely not a CCN"
+        return []
+    if sizes == (4, 4, 4, 4, 3):
+        # a 16-digit card followed by an unrelated 3-digit group (CVV, amount)
+        return [run, run[:19]]
+    return [run]
+
+
+@validator("luhn")
+def validate_card(text: str) -> Confirmed | None:
+    """Payment card number: grouping, IIN/length table, Luhn, digit-pattern tests."""
+    for match in _CARD_RUN_RE.finditer(text):
+        start = match.start()
+        # bulk_extractor drops numbers embedded in hex: a hex letter touching the digits
+        if start > 0 and text[start - 1] in _HEX_LETTERS:
+            continue
+        for candidate in _card_candidates(match.group(0)):
+            end = start + len(candidate)
+            if end < len(text) and text[end] in _HEX_LETTERS:
+                continue
+            digits = _digits(candidate)
+            if _pan_ok(digits):
+                return Confirmed(candidate, digits, mask_keep_last(candidate), (start, end))
+    return None
+
+
+# --------------------------------------------------------------------------- SSN
+
+_SSN_RE = re.compile(r"(?<![0-9])([0-9]{3})([- ])([0-9]{2})\2([0-9]{4})(?![0-9])")
+_SSN_ANY_RE = re.compile(r"(?<![0-9])([0-9]{3})([- ]?)([0-9]{2})\2([0-9]{4})(?![0-9])")
+_SSN_KEYWORD_RE = re.compile(
+    r"(?<![A-Za-z])(?:SSN|SS#|S\.S\.N|social[ \t]+security)", re.IGNORECASE
+)
+# Numbers the SSA never issued but that circulate widely: the 1938 Woolworth wallet-insert
+# number and the "123-45-6789" example.
+_SSN_BLOCKLIST = frozenset({"078051120", "123456789"})
+
+
+def _ssn_ok(area: str, group: str, serial: str) -> bool:
+    """SSA issuance rules: area 000, 666 and 900-999, group 00 and serial 0000 never issued."""
+    if area == "000" or area == "666" or area[0] == "9":
+        return False
+    if group == "00" or serial == "0000":
+        return False
+    return area + group + serial not in _SSN_BLOCKLIST
+
+
+def _ssn_confirmed(match: re.Match[str]) -> Confirmed | None:
+    area, _, group, serial = match.groups()
+    if not _ssn_ok(area, group, serial):
+        return None
+    value = match.group(0)
+    return Confirmed(value, area + group + serial, mask_keep_last(value), match.span())
+
+
+@validator("ssn")
+def validate_ssn(text: str) -> Confirmed | None:
+    """US SSN written AAA-GG-SSSS or AAA GG SSSS (one separator kind), keyword prefix allowed."""
+    for match in _SSN_RE.finditer(text):
+        found = _ssn_confirmed(match)
+        if found is not None:
+            return found
+    return None
+
+
+@validator("ssn_bare")
+def validate_ssn_keyword(text: str) -> Confirmed | None:
+    """US SSN after an SSN / Social Security keyword; nine bare digits are accepted here."""
+    keyword = _SSN_KEYWORD_RE.search(text)
+    if keyword is None:
+        return None
+    for match in _SSN_ANY_RE.finditer(text, keyword.end()):
+        found = _ssn_confirmed(match)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------- IBAN
+
+# ISO 13616 IBAN lengths per country (SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
+    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
+    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
+    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
+    "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
+    "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20,
+    "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
+    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "YE": 30,
+}  # fmt: skip
+
+_IBAN_START_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})[0-9]{2}")
+
+
+def _iban_mod97_ok(compact: str) -> bool:
+    """ISO 13616 / ISO 7064 MOD 97-10: rearranged, letters as 10-35, remainder must be 1."""
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _iban_end(text: str, start: int, length: int) -> int | None:
+    """End of an IBAN of ``length`` characters starting at ``start``; paper format allowed.
+
+    Either no spaces at all, or one space after every fourth character (ISO 13616 paper form).
+    The character after the last one must not continue the alphanumeric run.
+    """
+    count = 0
+    spaced: bool | None = None
+    pos = start
+    while count < length:
+        if pos >= len(text):
+            return None
+        ch = text[pos]
+        if ch == " ":
+            if count % 4 or spaced is False or text[pos - 1] == " ":
+                return None
+            spaced = True
+        elif ch.isascii() and ch.isalnum() and (ch.isdigit() or ch.isupper()):
+            if count and count % 4 == 0 and spaced is None:
+                spaced = False
+            if count and count % 4 == 0 and spaced and text[pos - 1] != " ":
+                return None
+            count += 1
+        else:
+            return None
+        pos += 1
+    if pos < len(text) and text[pos].isalnum():
+        return None
+    return pos
+
+
+@validator("iban")
+def validate_iban(text: str) -> Confirmed | None:
+    """IBAN: known country, its registered length, ISO 7064 mod-97 check == 1."""
+    for match in _IBAN_START_RE.finditer(text):
+        length = IBAN_LENGTHS.get(match.group(1))
+        if length is None:
+            continue
+        start = match.start()
+        end = _iban_end(text, start, length)
+        if end is None:
+            continue
+        value = text[start:end]
+        compact = value.replace(" ", "").upper()
+        if not _iban_mod97_ok(compact):
+            continue
+        return Confirmed(value, compact, _mask_iban(value), (start, end))
+    return None
+
+
+def _mask_iban(value: str) -> str:
+    """Country code and last four characters kept, every other character '*', spaces kept."""
+    alnum_positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    keep = set(alnum_positions[:2]) | set(alnum_positions[-4:])
+    return "".join(ch if (i in keep or not ch.isalnum()) else "*" for i, ch in enumerate(value))
+
+
+# --------------------------------------------------------------------------- ABA routing
+
+_ABA_KEYWORD_RE = re.compile(r"(?<![A-Za-z])(?:ABA|RTN|routing)", re.IGNORECASE)
+_NINE_DIGITS_RE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+
+
+def _aba_ok(digits: str) -> bool:
+    """ABA routing number: Federal Reserve prefix ranges and the 3-7-1 weighted checksum."""
+    if digits == "0" * 9:
+        return False
+    prefix = int(digits[:2])
+    # 00 (government), 01-12 (Federal Reserve districts), 21-32 (thrifts), 61-72
+    # (electronic), 80 (traveller's cheques)
+    if not (prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80):
+        return False
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
+
+
+@validator("aba")
+def validate_aba(text: str) -> Confirmed | None:
+    """US routing transit number: nine digits after a routing/ABA/RTN keyword."""
+    keyword = _ABA_KEYWORD_RE.search(text)
+    if keyword is None:
+        return None
+    match = _NINE_DIGITS_RE.search(text, keyword.end())
+    # a digit between keyword and number means the number belongs to something else
+    if match is None or _digits(text[keyword.end() : match.start()]):
+        return None
+    value = match.group(0)
+    if not _aba_ok(value):
+        return None
+    return Confirmed(value, value, mask_keep_last(value), match.span())
+
+
+# --------------------------------------------------------------------------- e-mail
+
+_EMAIL_LOCAL_RE = re.compile(r"[A-Za-z0-9%+_-]+(?:\.[A-Za-z0-9%+_-]+)*")
+_DOMAIN_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_TLD_RE = re.compile(r"[A-Za-z]{2,24}")
+
+
+def _email_ok(local: str, domain: str) -> bool:
+    """RFC 5321 sizes; dot-atom local part; LDH labels; letters-only TLD of 2-24 characters."""
+    if not 1 <= len(local) <= 64 or len(domain) > 253:
+        return False
+    if not _EMAIL_LOCAL_RE.fullmatch(local):  # no leading, trailing or doubled dots
+        return False
+    labels = domain.split(".")
+    if len(labels) < 2 or not _TLD_RE.fullmatch(labels[-1]):
+        return False
+    return all(len(label) <= 63 and _DOMAIN_LABEL_RE.fullmatch(label) for label in labels)
+
+
+@validator("email")
+def validate_email(text: str) -> Confirmed | None:
+    """E-mail address: syntactic check strict enough to drop x@x.x junk from binary data."""
+    for match in EMAIL_RE.finditer(text):
+        value = match.group(0)
+        local, _, domain = value.partition("@")
+        if _email_ok(local, domain):
+            return Confirmed(value, value.lower(), mask_email(value), match.span())
+    return None
+
+
+# --------------------------------------------------------------------------- telephone
+
+_NANP = r"[2-9][0-9]{2}"  # NANP area code and exchange: first digit 2-9
+_PHONE_FORMS = (
+    re.compile(rf"(?<![0-9+])\+1[ .-]?{_NANP}[ .-]?{_NANP}[ .-]?[0-9]{{4}}(?![0-9])"),
+    re.compile(r"(?<![0-9+])\+[2-9][0-9]{0,2}(?:[ .-]?[0-9]{1,4}){2,6}(?![0-9])"),
+    re.compile(rf"\({_NANP}\) ?{_NANP}[-. ][0-9]{{4}}(?![0-9])"),
+    re.compile(rf"(?<![0-9])({_NANP})([-.]){_NANP}\2[0-9]{{4}}(?![0-9])"),
+)
+
+
+@validator("phone")
+def validate_phone(text: str) -> Confirmed | None:
+    """NANP (area and exchange 2-9xx) or E.164 international (+CC, 8-15 digits)."""
+    candidates = [m for form in _PHONE_FORMS for m in form.finditer(text)]
+    candidates.sort(key=lambda m: (m.start(), -len(m.group(0))))
+    for match in candidates:
+        value = match.group(0)
+        digits = _digits(value)
+        if value.startswith("+") and not 8 <= len(digits) <= 15:  # ITU-T E.164 length
+            continue
+        national = digits[1:] if value.startswith("+1") else digits
+        if len(set(national)) == 1:
+            continue
+        return Confirmed(value, digits, mask_keep_last(value), match.span())
+    return None
+
+
+# --------------------------------------------------------------------------- key = value secrets
+
+_MASK_CHARS = frozenset("*•●·xX#")
+_PLACEHOLDERS = frozenset({"null", "none", "(none)", "<none>", "undefined"})
+# Template variables are not credentials: %s, ${VAR}, {{ var }}.
+_TEMPLATE_RE = re.compile(r"%s|\$\{[^}]*\}|\{\{[^}]*\}\}")
+MAX_SECRET_LENGTH = 128
+_ASSIGN_RE = re.compile(r"""["']?(?:[ \t]*[:=][ \t]*|>)""")
+_SPACE_ASSIGN_RE = re.compile(r"""["']?[ \t]+""")
+_BARE_VALUE_RE = re.compile(r"""[^\s;&<>"'\x00-\x1f\x7f]+""")
+_XML_OPEN_RE = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_:.-]*)?\Z")
+
+
+def _secret_ok(value: str) -> bool:
+    """Reject empty, masked (********), placeholder and over-long values."""
+    stripped = value.strip()
+    if not stripped or len(value) > MAX_SECRET_LENGTH:
+        return False
+    if set(stripped) <= _MASK_CHARS:
+        return False
+    if stripped.lower() in _PLACEHOLDERS:
+        return False
+    return _TEMPLATE_RE.fullmatch(stripped) is None
+
+
+def _assigned_value(text: str, key: re.Match[str], space_separator: bool) -> tuple[int, int] | None:
+    """Span of the value assigned to ``key`` (a match in ``text``).
+
+    Accepts ``key: v``, ``key = v``, ``"key": "v"``, ``key='v'``, ``<key>v</key>`` and, when
+    ``space_separator``, config-file ``key v``.
+    """
+    sep = _ASSIGN_RE.match(text, key.end())
+    if sep is None and space_separator:
+        sep = _SPACE_ASSIGN_RE.match(text, key.end())
+    if sep is None:
+        return None
+    start = sep.end()
+    if sep.group(0).endswith(">"):  # XML element content runs to the next tag
+        if not _XML_OPEN_RE.search(text, 0, key.start()):  # </Password> closes, it assigns nothing
+            return None
+        end = start
+        while end < len(text) and text[end] not in "<\r\n":
+            end += 1
+        while end > start and text[end - 1] in " \t":
+            end -= 1
+        return (start, end)
+    if start < len(text) and text[start] in "\"'":
+        close = text.find(text[start], start + 1)
+        if close < 0:
+            return None
+        return (start + 1, close)
+    bare = _BARE_VALUE_RE.match(text, start)
+    return (start, bare.end()) if bare else (start, start)
+
+
+_PASSWORD_KEY_RE = re.compile(r"pass(?:word|wd)|pwd", re.IGNORECASE)
+_PATH_RE = re.compile(r"[/~]|[A-Za-z]:\\")
+
+
+@validator("password_field")
+def validate_password(text: str) -> Confirmed | None:
+    """Value of a password field (``Password: x``, ``passwd=x``, ``<Password>x</Password>``...)."""
+    for key in _PASSWORD_KEY_RE.finditer(text):
+        span = _assigned_value(text, key, space_separator=False)
+        if span is None:
+            continue
+        value = text[span[0] : span[1]]
+        if not _secret_ok(value):
+            continue
+        # PWD=/home/user is the shell's working directory, not a password
+        if key.group(0).lower() == "pwd" and _PATH_RE.match(value):
+            continue
+        return _secret(text, *span)
+    return None
+
+
+_CREDENTIAL_KEY_RE = re.compile(
+    r"""(?ix)
+    (?P<spaced> (?:ro|rw)?community | bind[ ]?pw | rootpw )
+    (?P<suffix> [-_ ]?(?:name|string) )?
+    | (?: passphrase | wpa_psk | pre-?shared-?key | psk | key_?material | shared_?secret
+        | client_secret | secret_?key | api_?key )
+    """
+)
+_SNMP_ACCESS = frozenset({"ro", "rw"})
+
+
+@validator("credential_value")
+def validate_credential(text: str) -> Confirmed | None:
+    """SNMP community, LDAP bindpw/rootpw, Wi-Fi passphrase, PSK, client secret or API key."""
+    for key in _CREDENTIAL_KEY_RE.finditer(text):
+        # config files write "rocommunity public" and "bindpw secret" with a space only
+        space_ok = key.group("spaced") is not None and key.group("suffix") is None
+        span = _assigned_value(text, key, space_separator=space_ok)
+        if span is None:
+            continue
+        value = text[span[0] : span[1]]
+        if not _secret_ok(value) or value.lower() in _SNMP_ACCESS:
+            continue
+        return _secret(text, *span)
+    return None
+
+
+# --------------------------------------------------------------------------- private keys
+
+_PEM_HEADER_RE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_LINE_RE = re.compile(r"(.*?)(?:\r?\n|\\n|\Z)", re.DOTALL)
+_BASE64_LINE_RE = re.compile(r"[A-Za-z0-9+/=]+")
+MIN_KEY_BASE64 = 64  # one full PEM line: a bare header is not a key
+_KEY_VALUE_BASE64 = 16
+_KEY_NORMALISED_BASE64 = 256
+
+
+@validator("private_key")
+def validate_private_key(text: str) -> Confirmed | None:
+    """PEM/OpenSSH/PGP private key header followed by at least 64 base64 characters."""
+    header = _PEM_HEADER_RE.search(text)
+    if header is None:
+        return None
+    body: list[str] = []
+    first_body_end: int | None = None  # end of the 16th base64 character in the text
+    pos = header.end()
+    while pos < len(text):
+        line = _PEM_LINE_RE.match(text, pos)
+        if line is None or line.end() == pos:
+            break
+        content = line.group(1).rstrip(" ")
+        if content and _BASE64_LINE_RE.fullmatch(content):
+            needed = _KEY_VALUE_BASE64 - len("".join(body))
+            if first_body_end is None and len(content) >= needed:
+                first_body_end = line.start(1) + needed
+            body.append(content)
+        elif content and not body and ": " in content:
+            pass  # RFC 1421 / OpenPGP armour header (Proc-Type, DEK-Info, Version)
+        elif content:
+            break  # -----END ... or anything else ends the body
+        pos = line.end()
+    joined = "".join(body)
+    if len(joined) < MIN_KEY_BASE64 or first_body_end is None:
+        return None
+    start = header.start()
+    normalised = header.group(0) + "\n" + joined[:_KEY_NORMALISED_BASE64]
+    masked = header.group(0) + " [...]"
+    return Confirmed(text[start:first_body_end], normalised, masked, (start, first_body_end))
+
+
+# --------------------------------------------------------------------------- printer job PINs
+
+_PJL_PIN_RE = re.compile(r'(?:HOLDKEY|JOBPASSWORD|@PIN)[ \t]*=[ \t]*"?([0-9A-Za-z]*)')
+
+
+@validator("pjl_holdkey")
+def validate_pjl_pin(text: str) -> Confirmed | None:
+    """Stored-job PIN in a PJL header: HP's HOLDKEY is 4 digits; 4-10 digits are accepted."""
+    for match in _PJL_PIN_RE.finditer(text):
+        pin = match.group(1)
+        if pin.isdigit() and 4 <= len(pin) <= 10:
+            return _secret(text, *match.span(1))
+    return None
+
+
+# --------------------------------------------------------------------------- classification
+
+_MARK_TOKEN = r"[A-Z0-9][A-Z0-9-]*"
+_MARK_BLOCK = rf"{_MARK_TOKEN}(?:(?:,[ ]?|[ ]|/(?!/)){_MARK_TOKEN})*"  # [ ]: used in VERBOSE
+_MARK_CAVEATS = rf"{_MARK_BLOCK}(?://{_MARK_BLOCK})*"
+# ISOO CUI Registry / ICD 710 banner and portion forms, NATO C-M(2002)49 levels.
+_MARKING_RE = re.compile(
+    rf"""
+    (?:COSMIC[ ]TOP[ ]SECRET|NATO[ ]SECRET|NATO[ ]CONFIDENTIAL|NATO[ ]RESTRICTED)
+        (?:[ ]ATOMAL)?(?://{_MARK_CAVEATS})?
+    | (?<![A-Z])(?:TOP[ ]SECRET|SECRET|CONFIDENTIAL|CUI)//{_MARK_CAVEATS}
+    | \((?:TS|S|C)//{_MARK_CAVEATS}\)
+    | (?<![A-Z])ATOMAL
+    """,
+    re.VERBOSE,
+)
+
+
+@validator("classification")
+def validate_classification(text: str) -> Confirmed | None:
+    """Upper-case US banner/portion marking, CUI banner or NATO marking."""
+    for match in _MARKING_RE.finditer(text):
+        end = match.end()
+        if end < len(text) and text[end].isalnum():  # "SECRET//NOFORNing" is not a marking
+            continue
+        value = match.group(0)
+        caveats = value.partition("//")[2]
+        if "//" in value and sum(ch.isalpha() for ch in caveats) < 2:
+            continue
+        return Confirmed(value, value, value, match.span())
+    return None
+
+
+# --------------------------------------------------------------------------- PHI
+
+_PHI_LABEL_RE = re.compile(
+    r"""(?ix)
+    (?P<name> patient(?:'s)?[ \t]*name )
+    | (?<![A-Za-z]) (?P<dob> d\.?o\.?b\.? | date[ \t]+of[ \t]+birth | birth[ \t]*date ) (?![A-Za-z])
+    | (?<![A-Za-z]) (?P<mrn> mrn | mr\# | medical[ \t]+record[ \t]+(?:number|no\.?|\#) )
+    | (?<![A-Za-z]) (?P<dx> diagnos[ie]s | dx ) (?![A-Za-z])
+    | (?<![A-Za-z]) (?P<icd> icd[- ]?(?:10|9)(?:-cm)? (?:[ \t]+code)? )
+    """
+)
+_PHI_SEPARATOR_RE = re.compile(r"[ \t]*[:=#]?[ \t]*")
+_PHI_STRICT_SEPARATOR_RE = re.compile(r"[ \t]*[:=][ \t]*")
+_NAME_TOKEN_RE = re.compile(r"[A-Z][A-Za-z'’-]*\.?")
+_NAME_GAP_RE = re.compile(r",? ")
+_PHI_PLACEHOLDERS = frozenset(
+    {"n/a", "na", "none", "null", "unknown", "tbd", "pending", "name", "patient", "first last"}
+)
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        (
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ),
+        start=1,
+    )
+    for m in names.split()
+}
+_DATE_FORMS = (
+    ("ymd", re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})(?![0-9])")),
+    ("mdy", re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})(?![0-9])")),
+    ("dMy", re.compile(r"([0-9]{1,2})( )([A-Za-z]{3,9})\.?,? ([0-9]{4})(?![0-9])")),
+    ("Mdy", re.compile(r"([A-Za-z]{3,9})\.?( )([0-9]{1,2}),? ([0-9]{4})(?![0-9])")),
+)
+_ICD10_RE = re.compile(r"[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])")
+_ICD9_RE = re.compile(r"(?:[0-9]{3}|V[0-9]{2}|E[0-9]{3})(?:\.[0-9]{1,2})?(?![A-Za-z0-9])")
+_MRN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(?![A-Za-z0-9])")
+
+
+def _date(year: int, month: int, day: int) -> dt.date | None:
+    if not 1880 <= year <= 2099:  # a plausible birth year
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _parse_dob(text: str, pos: int) -> tuple[int, dt.date] | None:
+    """End position and date of a calendar date starting at ``pos``."""
+    for kind, form in _DATE_FORMS:
+        m = form.match(text, pos)
+        if m is None:
+            continue
+        a, _, b, c = m.groups()
+        found: dt.date | None = None
+        if kind == "ymd":
+            found = _date(int(a), int(b), int(c))
+        elif kind == "mdy":
+            year = int(c) if len(c) == 4 else 1900 + int(c) if int(c) > 30 else 2000 + int(c)
+            # US month-first first, then day-first
+            found = _date(year, int(a), int(b)) or _date(year, int(b), int(a))
+        elif kind == "dMy" and b.lower() in _MONTHS:
+            found = _date(int(c), _MONTHS[b.lower()], int(a))
+        elif kind == "Mdy" and a.lower() in _MONTHS:
+            found = _date(int(c), _MONTHS[a.lower()], int(b))
+        if found is not None:
+            return m.end(), found
+    return None
+
+
+def _phi(text: str, start: int, end: int, normalised: str) -> Confirmed:
+    value = text[start:end]
+    return Confirmed(value, normalised, mask_words(value), (start, end))
+
+
+def _phi_name(text: str, pos: int) -> Confirmed | None:
+    """1-4 capitalised words ("Jane Example", "EXAMPLE, JANE"); stops before the next label."""
+    spans: list[tuple[int, int]] = []
+    while len(spans) < 4:
+        token = _NAME_TOKEN_RE.match(text, pos)
+        if token is None:
+            break
+        after = token.end()
+        if after < len(text) and (text[after] in ":#" or text[after].isalnum()):
+            break
+        spans.append(token.span())
+        gap = _NAME_GAP_RE.match(text, after)
+        if gap is None:
+            break
+        pos = gap.end()
+    if not spans:
+        return None
+    start, end = spans[0][0], spans[-1][1]
+    value = text[start:end]
+    if sum(ch.isalpha() for ch in text[slice(*spans[0])]) < 2:
+        return None
+    if value.lower() in _PHI_PLACEHOLDERS:
+        return None
+    return _phi(text, start, end, " ".join(value.split()))
+
+
+def _phi_dob(text: str, pos: int) -> Confirmed | None:
+    parsed = _parse_dob(text, pos)
+    if parsed is None:
+        return None
+    end, date = parsed
+    return _phi(text, pos, end, date.isoformat())
+
+
+def _phi_mrn(text: str, pos: int) -> Confirmed | None:
+    """5-12 alphanumerics (hyphens allowed) with at least 5 digits."""
+    m = _MRN_RE.match(text, pos)
+    if m is None:
+        return None
+    compact = m.group(0).replace("-", "")
+    if not 5 <= len(compact) <= 12 or len(_digits(compact)) < 5:
+        return None
+    return _phi(text, m.start(), m.end(), compact.upper())
+
+
+def _phi_icd(text: str, pos: int, icd9: bool) -> Confirmed | None:
+    m = (_ICD9_RE if icd9 else _ICD10_RE).match(text, pos)
+    if m is None and icd9:
+        m = _ICD10_RE.match(text, pos)
+    if m is None:
+        return None
+    return _phi(text, m.start(), m.end(), m.group(0))
+
+
+def _phi_diagnosis(text: str, pos: int) -> Confirmed | None:
+    """An ICD-10 code, or free text with at least three letters."""
+    coded = _phi_icd(text, pos, icd9=False)
+    if coded is not None:
+        return coded
+    end = pos
+    while end < len(text) and text[end] not in "\r\n\x00" and end - pos < 80:
+        end += 1
+    value = text[pos:end].rstrip()
+    if sum(ch.isalpha() for ch in value) < 3 or value.strip("_ .-").lower() in _PHI_PLACEHOLDERS:
+        return None
+    return _phi(text, pos, pos + len(value), value)
+
+
+@validator("phi")
+def validate_phi(text: str) -> Confirmed | None:
+    """A PHI label (patient name, DOB, MRN, diagnosis, ICD code) followed by a plausible value."""
+    for label in _PHI_LABEL_RE.finditer(text):
+        kind = label.lastgroup
+        strict = kind in ("name", "dx")  # "Patient Name"/"Diagnosis" need ':' or '='
+        sep = (_PHI_STRICT_SEPARATOR_RE if strict else _PHI_SEPARATOR_RE).match(text, label.end())
+        if sep is None:
+            continue
+        pos = sep.end()
+        if kind == "name":
+            found = _phi_name(text, pos)
+        elif kind == "dob":
+            found = _phi_dob(text, pos)
+        elif kind == "mrn":
+            found = _phi_mrn(text, pos)
+        elif kind == "icd":
+            found = _phi_icd(text, pos, icd9="10" not in label.group(0))
+        else:
+            found = _phi_diagnosis(text, pos)
+        if found is not None:
+            return found
+    return None

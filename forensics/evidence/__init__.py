@@ -1,0 +1,1 @@
+"""Evidence layer: images, partitions, file systems, allocation, evidence addresses."""

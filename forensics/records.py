@@ -1,0 +1,153 @@
+"""Typed records that flow from the evidence and detection layers to the store and reports.
+
+Records are frozen dataclasses; ``to_dict`` gives the JSON form used in ``report.json``
+(documented in docs/report-schema.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from forensics.evidence.address import EvidenceAddress
+
+
+class LocationClass(StrEnum):
+    """Where on the medium a byte lives, from the examiner's point of view."""
+
+    ALLOCATED = "allocated"  # data of an allocated file, or file-system metadata
+    DELETED = "deleted"  # blocks still referenced by a deleted file's metadata
+    SLACK = "slack"  # past a file's end inside its last allocated block/cluster
+    UNALLOCATED = "unallocated"  # free blocks of a recognised file system
+    UNPARTITIONED = "unpartitioned"  # outside every partition (gaps, tail, partition tables)
+    RAW = "raw"  # a volume whose file system could not be opened
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, EvidenceAddress):
+        return {"chain": value.to_list(), "text": str(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Record:
+    """Mixin: JSON-ready dict of a frozen dataclass record."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class Problem(Record):
+    """Something wrong with the evidence or the run; the run goes on.
+
+    ``code`` is a stable kebab-case identifier (e.g. ``image-truncated``,
+    ``partition-beyond-image-end``, ``corrupt-superblock``); ``message`` is one human line.
+    """
+
+    code: str
+    message: str
+    severity: str = "warning"  # "info" | "warning" | "error"
+    image_offset: int | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ByteRun(Record):
+    """A contiguous run of bytes in the image (DFXML byte_run: img_offset/file_offset/len)."""
+
+    image_offset: int
+    length: int
+    file_offset: int = 0
+
+
+@dataclass(frozen=True)
+class ImageRecord(Record):
+    paths: tuple[str, ...]
+    format: str  # "raw" | "split-raw" | "ewf"
+    size: int
+    sector_size: int = 512
+    hashes: dict[str, str] = field(default_factory=dict)  # computed while streaming
+    stored_hashes: dict[str, str] = field(default_factory=dict)  # from the container (E01)
+    hash_verified: bool | None = None  # None: nothing to compare
+
+
+@dataclass(frozen=True)
+class VolumeRecord(Record):
+    index: int
+    kind: str  # "partition" | "gap" | "whole"
+    scheme: str  # "mbr" | "gpt" | "none"
+    offset: int
+    length: int
+    declared_length: int
+    slot: str | None = None
+    type_code: str | None = None
+    description: str | None = None
+    name: str | None = None
+    filesystem: str | None = None  # set when a file system was opened on it
+
+
+@dataclass(frozen=True)
+class FileSystemRecord(Record):
+    volume_index: int
+    offset: int
+    type: str
+    block_size: int
+    block_count: int
+    allocation_map: str  # how unallocated space was determined ("bitmap" | "file-runs")
+    files_allocated: int = 0
+    files_deleted: int = 0
+    deleted_with_content: int = 0
+    unallocated_bytes: int = 0
+    slack_bytes: int = 0
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class FileEntry(Record):
+    volume_index: int
+    path: str
+    inode: int | None
+    size: int
+    allocated: bool
+    kind: str  # "file" | "dir" | "other"
+    mtime: str | None = None
+    atime: str | None = None
+    ctime: str | None = None
+    crtime: str | None = None
+    runs: tuple[ByteRun, ...] = ()
+    has_content: bool = False
+
+
+@dataclass(frozen=True)
+class Finding(Record):
+    rule: str
+    category: str
+    severity: str
+    description: str
+    value_masked: str
+    value_sha256: str
+    context_masked: str
+    location_class: LocationClass
+    image_offset: int | None
+    length: int
+    encoding: str  # "ascii" | "utf-16le"
+    address: EvidenceAddress
+    path: str | None = None
+    inode: int | None = None
+    value: str | None = None  # only kept with --reveal
+    context: str | None = None  # only kept with --reveal

@@ -1,0 +1,470 @@
+"""Scan one disk image end to end: layout, file systems, one streaming pass, logical pass, verdict.
+
+The image is read once, front to back, in large chunks: the same bytes feed the media hashes (in
+a second thread; hashlib releases the GIL), YARA (which releases the GIL too), and the disk map.
+Hits in raw bytes are then attributed to files, slack, deleted files, free space or gaps by the
+Locator. Fragmented files are read a second time logically, only to catch hits that straddle
+their fragments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import socket
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensics import __version__
+from forensics.detect.rules import RuleSet
+from forensics.detect.scanner import Detection, Detector
+from forensics.diskmap import UNIT, DiskMap
+from forensics.errors import ImageReadError, InputError
+from forensics.evidence.address import step
+from forensics.evidence.disk import DiskLayout, Volume, read_layout
+from forensics.evidence.filesystem import FileSystem, open_filesystem
+from forensics.evidence.image import Image, TskImage, open_image
+from forensics.evidence.locate import Location, Locator
+from forensics.records import (
+    ByteRun,
+    FileSystemRecord,
+    Finding,
+    ImageRecord,
+    LocationClass,
+    Problem,
+)
+from forensics.store import CaseStore
+from forensics.verdict import Evidence, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+CHUNK = 16 * 1024 * 1024
+# Longer than any shipped rule's match (≤ 512 ASCII chars, so 1 KiB as UTF-16) plus context.
+OVERLAP = 4096
+LOGICAL_CHUNK = 4 * 1024 * 1024
+MIN_IMAGE_BYTES = 512
+# TSK's virtual entries and file-system internals: their bytes are metadata, not user content.
+_SYSTEM_PATHS = ("/$", "/lost+found")
+
+
+@dataclass
+class ScanOptions:
+    rules: RuleSet
+    reveal: bool = False
+    compute_hashes: bool = True
+    chunk_size: int = CHUNK
+
+
+class Progress:
+    """Progress sink; the CLI's rich bar subclasses it."""
+
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass
+class ScanResult:
+    image_id: int
+    image: ImageRecord
+    verdict: Verdict
+    verdict_reasons: list[str]
+    started: str
+    finished: str
+    findings: int
+    problems: int
+    disk_map: dict[str, Any]
+    layout_scheme: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_now() -> str:
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _is_user_file(path: str) -> bool:
+    return not any(path.startswith(p) for p in _SYSTEM_PATHS)
+
+
+_TABLE_SIGNATURE = b"\x55\xaa"
+
+
+def _beyond_tables(data: bytes) -> bool:
+    """True if a unit holds more than partition-table sectors (MBR/EBR/GPT): residual data."""
+    for i in range(0, len(data), 512):
+        sector = data[i : i + 512]
+        if not any(sector):
+            continue
+        if sector[510:512] == _TABLE_SIGNATURE or sector.startswith(b"EFI PART"):
+            continue
+        return True
+    return False
+
+
+class _ImageScan:
+    """State of one image's scan."""
+
+    def __init__(
+        self,
+        image: Image,
+        options: ScanOptions,
+        store: CaseStore,
+        image_id: int,
+        progress: Progress,
+    ):
+        self.image = image
+        self.options = options
+        self.store = store
+        self.image_id = image_id
+        self.progress = progress
+        self.detector = Detector(options.rules)
+        self.locator = Locator(image.paths[0].name, image.size)
+        self.problems: list[Problem] = []
+        self.findings = 0
+        self.seen: set[tuple[int, str]] = set()
+        self.fragmented: list[tuple[FileSystem, int, str, bool, tuple[ByteRun, ...], int]] = []
+        self.user_files_with_content = 0
+        self.residual_units = 0
+
+    # --- structure --------------------------------------------------------------------------
+
+    def map_structure(self) -> DiskLayout:
+        layout = read_layout(self.image)
+        for problem in layout.problems:
+            self.problem(problem)
+        tsk_image = TskImage(self.image)
+        for volume in layout.volumes:
+            record = volume.to_record()
+            if volume.kind == "gap":
+                self.locator.add_volume(volume, "gap")
+                self.store.add_volume(self.image_id, record.to_dict())
+                continue
+            fs, problems = open_filesystem(self.image, tsk_image, volume)
+            for problem in problems:
+                self.problem(problem)
+            if fs is None:
+                self.locator.add_volume(volume, "raw")
+                self.store.add_volume(self.image_id, record.to_dict())
+                continue
+            self.locator.add_volume(volume, "fs")
+            self.locator.add_filesystem(volume, fs.type)
+            data = record.to_dict()
+            data["filesystem"] = fs.type
+            self.store.add_volume(self.image_id, data)
+            self._walk(fs, volume)
+        self.locator.freeze()
+        self.store.commit()
+        return layout
+
+    def _walk(self, fs: FileSystem, volume: Volume) -> None:
+        allocated = deleted = deleted_content = 0
+        slack_bytes = 0
+        for walked in fs.walk():
+            entry = walked.entry
+            file_id = self.store.add_file(self.image_id, entry)
+            if entry.allocated:
+                allocated += 1
+                slack_bytes += sum(r.length for r in walked.slack)
+            else:
+                deleted += 1
+                deleted_content += int(walked.deleted_content)
+            self.locator.add_file(
+                volume, entry.path, entry.inode, entry.allocated, entry.runs, walked.slack, file_id
+            )
+            if (
+                entry.kind == "file"
+                and entry.size > 0
+                and entry.has_content
+                and _is_user_file(entry.path)
+            ):
+                self.user_files_with_content += 1
+            if walked.fragmented and entry.kind == "file" and entry.inode is not None:
+                self.fragmented.append(
+                    (fs, entry.inode, entry.path, entry.allocated, entry.runs, file_id)
+                )
+        allocation = fs.allocation_map()
+        self.locator.set_allocation(volume, allocation)
+        unallocated = 0
+        if allocation is not None:
+            unallocated = allocation.unallocated_units() * allocation.unit
+        for problem in fs.problems:
+            self.problem(problem)
+        fs_record = FileSystemRecord(
+            volume_index=volume.index,
+            offset=volume.offset,
+            type=fs.type,
+            block_size=fs.block_size,
+            block_count=fs.block_count,
+            allocation_map=allocation.source if allocation is not None else "file-runs",
+            files_allocated=allocated,
+            files_deleted=deleted,
+            deleted_with_content=deleted_content,
+            unallocated_bytes=unallocated,
+            slack_bytes=slack_bytes,
+        )
+        self.store.add_filesystem(self.image_id, fs_record.to_dict())
+
+    # --- the streaming pass -----------------------------------------------------------------
+
+    def stream(self, disk_map: DiskMap) -> dict[str, str]:
+        size = self.image.size
+        chunk = self.options.chunk_size
+        hashers = (
+            [hashlib.md5(), hashlib.sha1(), hashlib.sha256()] if self.options.compute_hashes else []
+        )
+        hash_complete = True
+        self.progress.start(size, "scanning")
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pfa-io") as pool:
+            pending_read: Future[bytes] | None = pool.submit(self.image.read, 0, chunk + OVERLAP)
+            pending_hash: Future[None] | None = None
+            pos = 0
+            while pos < size and pending_read is not None:
+                try:
+                    buf = pending_read.result()
+                except ImageReadError as exc:
+                    buf = b""
+                    self.problem(Problem("unreadable-range", str(exc), "error", image_offset=pos))
+                    hash_complete = False
+                nxt = pos + chunk
+                pending_read = (
+                    pool.submit(self.image.read, nxt, chunk + OVERLAP) if nxt < size else None
+                )
+                core = memoryview(buf)[: min(chunk, size - pos)]
+                if pending_hash is not None:
+                    pending_hash.result()
+                if hashers and core:
+                    pending_hash = pool.submit(_update_hashes, hashers, core)
+                if buf:
+                    detections = self.detector.scan(
+                        buf, pos, accept_end=len(core) if nxt < size else None
+                    )
+                    for detection in detections:
+                        self._record(detection, self.locator.locate(detection.offset))
+                    self._classify(disk_map, core, pos)
+                self.progress.advance(len(core) if core else min(chunk, size - pos))
+                pos = nxt
+            if pending_hash is not None:
+                pending_hash.result()
+        self.progress.stop()
+        if not hashers or not hash_complete:
+            return {}
+        return {h.name: h.hexdigest() for h in hashers}
+
+    def _classify(self, disk_map: DiskMap, core: memoryview, pos: int) -> None:
+        classes = disk_map.classify(core, pos)
+        # Non-constant units outside file-system metadata are residual data.
+        for index in np.flatnonzero(classes >= 2).tolist():
+            unit_offset = pos + index * UNIT
+            location = self.locator.locate(unit_offset)
+            cls = location.location_class
+            if cls is LocationClass.ALLOCATED:
+                continue
+            if cls is LocationClass.UNPARTITIONED:
+                unit = bytes(core[index * UNIT : (index + 1) * UNIT])
+                if not _beyond_tables(unit):
+                    continue
+            self.residual_units += 1
+
+    # --- the logical pass over fragmented files ---------------------------------------------
+
+    def logical_pass(self) -> None:
+        """Re-read fragmented files so that hits spanning two fragments are not missed."""
+        for fs, inode, path, allocated, runs, file_id in self.fragmented:
+            total = sum(r.length for r in runs)
+            pos = 0
+            while pos < total:
+                try:
+                    buf = fs.read_file(inode, pos, LOGICAL_CHUNK + OVERLAP)
+                except OSError as exc:
+                    self.problem(Problem("unreadable-file", f"{path}: {exc}", image_offset=None))
+                    break
+                if not buf:
+                    break
+                last = pos + LOGICAL_CHUNK >= total
+                for detection in self.detector.scan(
+                    buf, pos, accept_end=None if last else LOGICAL_CHUNK
+                ):
+                    image_offset = _map_logical(runs, detection.offset)
+                    if image_offset is None or (image_offset, detection.value_sha256) in self.seen:
+                        continue
+                    base = self.locator.file_address(fs.volume, path, inode, allocated)
+                    address = base.then(
+                        step(
+                            "decoder",
+                            "logical file content (spans fragments)",
+                            file_offset=detection.offset,
+                        )
+                    )
+                    cls = LocationClass.ALLOCATED if allocated else LocationClass.DELETED
+                    location = Location(cls, address, path, inode, file_id, detection.offset)
+                    self._record(detection, location, image_offset=image_offset)
+                pos += LOGICAL_CHUNK
+
+    # --- records ----------------------------------------------------------------------------
+
+    def _record(
+        self, detection: Detection, location: Location, image_offset: int | None = None
+    ) -> None:
+        offset = detection.offset if image_offset is None else image_offset
+        key = (offset, detection.value_sha256)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        reveal = self.options.reveal
+        finding = Finding(
+            rule=detection.rule,
+            category=detection.category,
+            severity=detection.severity,
+            description=detection.description,
+            value_masked=detection.value_masked,
+            value_sha256=detection.value_sha256,
+            context_masked=detection.context_masked,
+            location_class=location.location_class,
+            image_offset=offset,
+            length=detection.length,
+            encoding=detection.encoding,
+            address=location.address.at(offset, detection.length),
+            path=location.path,
+            inode=location.inode,
+            value=detection.value if reveal else None,
+            context=detection.context if reveal else None,
+        )
+        self.store.add_finding(self.image_id, finding, location.file_id)
+        self.findings += 1
+
+    def problem(self, problem: Problem) -> None:
+        self.problems.append(problem)
+        self.store.add_problem(self.image_id, problem)
+
+
+def _update_hashes(hashers: list[Any], data: memoryview) -> None:
+    for hasher in hashers:
+        hasher.update(data)
+
+
+def _map_logical(runs: tuple[ByteRun, ...], file_offset: int) -> int | None:
+    for run in runs:
+        if run.file_offset <= file_offset < run.file_offset + run.length:
+            return run.image_offset + file_offset - run.file_offset
+    return None
+
+
+def run_record(command_line: str, rules: RuleSet, started: str) -> dict[str, Any]:
+    return {
+        "tool": "printer-forensics",
+        "tool_version": __version__,
+        "command_line": command_line,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "rules_sha256": rules.sha256,
+        "rule_files": [str(p) for p in rules.files],
+        "started": started,
+    }
+
+
+def scan_image(
+    path: Path,
+    options: ScanOptions,
+    store: CaseStore,
+    run_id: int,
+    progress: Progress | None = None,
+    opener: Callable[[Path], Image] = open_image,
+) -> ScanResult:
+    """Scan one image into the case store and return its summary."""
+    started = utc_now()
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a disk image")
+    image = opener(path)
+    with image:
+        if image.size < MIN_IMAGE_BYTES:
+            raise InputError(
+                f"{path} is {image.size} bytes: too small to be a disk image (less than one sector)"
+            )
+        image_id = store.add_image(run_id, str(path), image.size)
+        scan = _ImageScan(image, options, store, image_id, progress or Progress())
+        for problem in image.problems:
+            scan.problem(problem)
+        layout = scan.map_structure()
+        disk_map = DiskMap(image.size)
+        hashes = scan.stream(disk_map)
+        scan.logical_pass()
+        verified: bool | None = None
+        stored = dict(image.stored_hashes)
+        if hashes and stored:
+            verified = all(hashes.get(k) == v for k, v in stored.items() if k in hashes)
+            if not verified:
+                scan.problem(
+                    Problem(
+                        "hash-mismatch",
+                        "hash computed from the media differs from the hash stored in the container: "
+                        + ", ".join(
+                            f"{k} stored {v} computed {hashes.get(k)}" for k, v in stored.items()
+                        ),
+                        "error",
+                    )
+                )
+        record = ImageRecord(
+            paths=tuple(str(p) for p in image.paths),
+            format=image.format,
+            size=image.size,
+            sector_size=image.sector_size,
+            hashes=hashes,
+            stored_hashes=stored,
+            hash_verified=verified,
+        )
+        counts = disk_map.counts
+        verdict, reasons = decide(
+            Evidence(
+                findings=scan.findings,
+                user_files_with_content=scan.user_files_with_content,
+                residual_units=scan.residual_units,
+                random_units=counts["random"],
+                structured_units=counts["structured"],
+                constant_units=counts["constant"],
+                zero_units=counts["zero"],
+                unit_bytes=UNIT,
+            )
+        )
+        finished = utc_now()
+        image_dict = record.to_dict()
+        image_dict.update(
+            {
+                "partition_scheme": layout.scheme,
+                "verdict": str(verdict),
+                "verdict_reasons": reasons,
+                "disk_map": disk_map.to_dict(),
+                "started": started,
+                "finished": finished,
+            }
+        )
+        store.finish_image(image_id, image_dict, str(verdict))
+        return ScanResult(
+            image_id=image_id,
+            image=record,
+            verdict=verdict,
+            verdict_reasons=reasons,
+            started=started,
+            finished=finished,
+            findings=scan.findings,
+            problems=len(scan.problems),
+            disk_map=disk_map.to_dict(),
+            layout_scheme=layout.scheme,
+            stats={
+                "user_files_with_content": scan.user_files_with_content,
+                "residual_units": scan.residual_units,
+                "fragmented_files": len(scan.fragmented),
+            },
+        )

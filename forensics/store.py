@@ -1,0 +1,222 @@
+"""The case store: one SQLite database per case; records go in as the scan produces them.
+
+Reports are rendered from the store (DESIGN.md), so a scan holds no unbounded list of records in
+memory: files and findings stream to disk. Each table keeps the full record as JSON in ``data``
+plus the columns worth querying.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from forensics.records import FileEntry, Finding, Problem
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY, tool_version TEXT, command_line TEXT, host TEXT,
+    rules_sha256 TEXT, started TEXT, finished TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS images (
+    image_id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs, path TEXT, size INTEGER,
+    md5 TEXT, sha1 TEXT, sha256 TEXT, verdict TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS volumes (
+    image_id INTEGER REFERENCES images, idx INTEGER, kind TEXT, offset INTEGER, length INTEGER,
+    filesystem TEXT, data TEXT, PRIMARY KEY (image_id, idx));
+CREATE TABLE IF NOT EXISTS filesystems (
+    image_id INTEGER REFERENCES images, volume_idx INTEGER, type TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    file_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, volume_idx INTEGER,
+    path TEXT, inode INTEGER, size INTEGER, allocated INTEGER, kind TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS findings (
+    finding_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, rule TEXT, category TEXT,
+    severity TEXT, location_class TEXT, image_offset INTEGER, value_sha256 TEXT,
+    file_id INTEGER, data TEXT);
+CREATE TABLE IF NOT EXISTS problems (
+    problem_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, code TEXT, data TEXT);
+CREATE INDEX IF NOT EXISTS findings_by_image ON findings (image_id, image_offset);
+CREATE INDEX IF NOT EXISTS files_by_image ON files (image_id, volume_idx, inode);
+"""
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class CaseStore:
+    """A SQLite case database (created if missing)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.db = sqlite3.connect(str(self.path))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def start_run(self, record: dict[str, Any]) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (tool_version, command_line, host, rules_sha256, started, data)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record["tool_version"],
+                record["command_line"],
+                record["host"],
+                record["rules_sha256"],
+                record["started"],
+                _json(record),
+            ),
+        )
+        self.db.commit()
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, finished: str) -> None:
+        self.db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (finished, run_id))
+        self.db.commit()
+
+    def add_image(self, run_id: int, path: str, size: int) -> int:
+        cur = self.db.execute(
+            "INSERT INTO images (run_id, path, size) VALUES (?, ?, ?)", (run_id, path, size)
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_image(self, image_id: int, record: dict[str, Any], verdict: str) -> None:
+        hashes = record.get("hashes", {})
+        self.db.execute(
+            "UPDATE images SET md5 = ?, sha1 = ?, sha256 = ?, verdict = ?, data = ? WHERE image_id = ?",
+            (
+                hashes.get("md5"),
+                hashes.get("sha1"),
+                hashes.get("sha256"),
+                verdict,
+                _json(record),
+                image_id,
+            ),
+        )
+        self.db.commit()
+
+    def add_volume(self, image_id: int, record: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO volumes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                image_id,
+                record["index"],
+                record["kind"],
+                record["offset"],
+                record["length"],
+                record.get("filesystem"),
+                _json(record),
+            ),
+        )
+
+    def add_filesystem(self, image_id: int, record: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO filesystems VALUES (?, ?, ?, ?)",
+            (image_id, record["volume_index"], record["type"], _json(record)),
+        )
+
+    def add_file(self, image_id: int, entry: FileEntry) -> int:
+        cur = self.db.execute(
+            "INSERT INTO files (image_id, volume_idx, path, inode, size, allocated, kind, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                image_id,
+                entry.volume_index,
+                entry.path,
+                entry.inode,
+                entry.size,
+                int(entry.allocated),
+                entry.kind,
+                _json(entry.to_dict()),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def add_finding(self, image_id: int, finding: Finding, file_id: int | None) -> None:
+        self.db.execute(
+            "INSERT INTO findings (image_id, rule, category, severity, location_class, image_offset,"
+            " value_sha256, file_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                image_id,
+                finding.rule,
+                finding.category,
+                finding.severity,
+                str(finding.location_class),
+                finding.image_offset,
+                finding.value_sha256,
+                file_id,
+                _json(finding.to_dict()),
+            ),
+        )
+
+    def add_problem(self, image_id: int, problem: Problem) -> None:
+        self.db.execute(
+            "INSERT INTO problems (image_id, code, data) VALUES (?, ?, ?)",
+            (image_id, problem.code, _json(problem.to_dict())),
+        )
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[dict[str, Any]]:
+        for (data,) in self.db.execute(sql, args):
+            yield json.loads(data)
+
+    def volumes(self, image_id: int) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT data FROM volumes WHERE image_id = ? ORDER BY idx", (image_id,))
+
+    def filesystems(self, image_id: int) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            "SELECT data FROM filesystems WHERE image_id = ? ORDER BY volume_idx", (image_id,)
+        )
+
+    def findings(self, image_id: int) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id",
+            (image_id,),
+        )
+
+    def problems(self, image_id: int) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            "SELECT data FROM problems WHERE image_id = ? ORDER BY problem_id", (image_id,)
+        )
+
+    def count(self, table: str, image_id: int, where: str = "", args: tuple[Any, ...] = ()) -> int:
+        if table not in {"files", "findings", "problems", "volumes"}:
+            raise ValueError(table)
+        sql = f"SELECT COUNT(*) FROM {table} WHERE image_id = ?" + (
+            f" AND {where}" if where else ""
+        )
+        return int(self.db.execute(sql, (image_id, *args)).fetchone()[0])
+
+    def finding_summary(self, image_id: int) -> list[tuple[str, str, int]]:
+        """(category, location class, count) for the summary table."""
+        rows = self.db.execute(
+            "SELECT category, location_class, COUNT(*) FROM findings WHERE image_id = ?"
+            " GROUP BY category, location_class ORDER BY category, location_class",
+            (image_id,),
+        )
+        return [(str(a), str(b), int(c)) for a, b, c in rows]

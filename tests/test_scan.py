@@ -1,0 +1,207 @@
+"""End to end: build real images, scan them, and check what an examiner would check.
+
+Every planted value must be reported with its location class and its exact image offset (the
+oracle comes from the file-system tools, not from the scanner); values are masked without
+--reveal; negative controls are never reported; the evidence is unchanged after the scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures import builders
+from fixtures.builders import BuiltImage, Planted
+from forensics.cli import main
+
+
+def _sha256_files(paths: tuple[Path, ...]) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def scan(image: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    rc = main(["scan", str(image), "-o", str(out), "-q", *extra])
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return rc, report
+
+
+def _encoded_length(planted: Planted) -> int:
+    return len(planted.value.encode("utf-16-le" if planted.encoding == "utf-16le" else "latin-1"))
+
+
+def matching(report: dict[str, Any], planted: Planted) -> list[dict[str, Any]]:
+    """Findings whose value lies inside the planted bytes and whose revealed value is part of it."""
+    start = planted.image_offset
+    end = start + _encoded_length(planted)
+    return [
+        f
+        for f in report["findings"]
+        if f["image_offset"] is not None
+        and start <= f["image_offset"] < end
+        and f["value"] is not None
+        and f["value"] in planted.value
+    ]
+
+
+def assert_all_planted_found(report: dict[str, Any], built: BuiltImage) -> None:
+    for planted in built.planted:
+        found = matching(report, planted)
+        assert found, (
+            f"{planted.value!r} ({planted.location_class} @ {planted.image_offset}) not reported"
+        )
+        finding = found[0]
+        assert finding["location_class"] == planted.location_class, (planted, finding)
+        # The exact offset of the value: planted start + where the value sits inside the planted text.
+        width = 2 if planted.encoding == "utf-16le" else 1
+        expected = planted.image_offset + planted.value.index(finding["value"]) * width
+        assert finding["image_offset"] == expected
+        assert finding["address"]["chain"][-1]["image_offset"] == expected
+        if planted.path is not None:
+            assert finding["path"] == planted.path
+        if planted.inode is not None:
+            assert finding["inode"] == planted.inode
+
+
+def assert_no_negatives(report: dict[str, Any], built: BuiltImage) -> None:
+    from fixtures import secrets
+
+    for finding in report["findings"]:
+        for negative in (*secrets.NEGATIVES, *built.negatives):
+            assert finding["value"] not in negative.strip(), (negative, finding)
+
+
+BUILDERS = [
+    "ext2_deleted",
+    "ext4_unallocated",
+    "fat16_slack",
+    "mbr_extended",
+    "gpt",
+    "bare_fs",
+    "e01",
+    "split_raw",
+    "truncated",
+    "partition_past_end",
+    "corrupt_superblock",
+]
+
+
+@pytest.fixture(scope="module")
+def built_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuiltImage]:
+    root = tmp_path_factory.mktemp("images")
+    return {name: getattr(builders, f"build_{name}")(root / name) for name in BUILDERS}
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_every_planted_value_is_reported_with_class_and_offset(
+    name: str, built_images: dict[str, BuiltImage], tmp_path: Path
+) -> None:
+    built = built_images[name]
+    files = built.segments or (built.path,)
+    before = _sha256_files(files)
+    rc, report = scan(built.path, tmp_path / "out", "--reveal")
+    assert _sha256_files(files) == before, "the evidence changed during the scan"
+    assert_all_planted_found(report, built)
+    assert_no_negatives(report, built)
+    assert rc == 1
+    assert report["verdict"]["verdict"] == "sensitive"
+    for lost in built.lost:
+        assert all(f["value"] not in lost for f in report["findings"]), lost
+    for finding in report["findings"]:
+        assert finding["image_offset"] + finding["length"] <= report["image"]["size"]
+
+
+def test_masked_by_default(built_images: dict[str, BuiltImage], tmp_path: Path) -> None:
+    built = built_images["mbr_extended"]
+    _, report = scan(built.path, tmp_path / "out")
+    text = (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+    for planted in built.planted:
+        secret = planted.value.split(":")[-1].strip()
+        assert secret not in text, f"{secret!r} leaked into the masked report"
+    assert report["findings"]
+    for finding in report["findings"]:
+        assert finding["value"] is None and finding["context"] is None
+        assert finding["value_masked"] and len(finding["value_sha256"]) == 64
+    ssn = [
+        f
+        for f in report["findings"]
+        if f["rule"].lower().startswith("ssn") or "ssn" in f["rule"].lower()
+    ]
+    assert all(f["value_masked"].startswith("***-**-") for f in ssn)
+
+
+def test_hashes_match_md5sum_and_e01(built_images: dict[str, BuiltImage], tmp_path: Path) -> None:
+    built = built_images["e01"]
+    _, report = scan(built.path, tmp_path / "out")
+    image = report["image"]
+    assert image["format"] == "ewf"
+    assert image["hash_verified"] is True
+    assert image["hashes"]["md5"] == image["stored_hashes"]["md5"]
+    raw = built_images["mbr_extended"]
+    assert image["hashes"]["sha256"] == hashlib.sha256(raw.path.read_bytes()).hexdigest()
+
+
+def test_split_raw_hash_equals_joined_segments(
+    built_images: dict[str, BuiltImage], tmp_path: Path
+) -> None:
+    built = built_images["split_raw"]
+    _, report = scan(built.path, tmp_path / "out")
+    joined = hashlib.sha256()
+    for segment in built.segments:
+        joined.update(segment.read_bytes())
+    assert report["image"]["format"] == "split-raw"
+    assert report["image"]["hashes"]["sha256"] == joined.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("truncated", "image-truncated"),
+        ("partition_past_end", "partition-beyond-image-end"),
+        ("corrupt_superblock", "corrupt-superblock"),
+    ],
+)
+def test_damage_is_a_problem_not_a_crash(
+    name: str, code: str, built_images: dict[str, BuiltImage], tmp_path: Path
+) -> None:
+    _, report = scan(built_images[name].path, tmp_path / "out")
+    assert code in {p["code"] for p in report["problems"]}
+
+
+def test_no_hash_skips_hashes(built_images: dict[str, BuiltImage], tmp_path: Path) -> None:
+    _, report = scan(built_images["bare_fs"].path, tmp_path / "out", "--no-hash")
+    assert report["image"]["hashes"] == {}
+
+
+def test_all_zero_image_is_wiped(tmp_path: Path) -> None:
+    built = builders.build_all_zero(tmp_path / "zero")
+    rc, report = scan(built.path, tmp_path / "out")
+    assert rc == 0
+    assert report["verdict"]["verdict"] == "wiped"
+    assert report["findings"] == []
+
+
+def test_random_image_is_encrypted(tmp_path: Path) -> None:
+    import random
+
+    image = tmp_path / "random.img"
+    image.write_bytes(random.Random(7).randbytes(4 * 1024 * 1024))
+    rc, report = scan(image, tmp_path / "out")
+    assert rc == 0
+    assert report["verdict"]["verdict"] == "encrypted"
+
+
+def test_report_structure(built_images: dict[str, BuiltImage], tmp_path: Path) -> None:
+    _, report = scan(built_images["gpt"].path, tmp_path / "out")
+    assert report["schema"] == "printer-forensics/report"
+    assert report["schema_version"] == 1
+    assert report["run"]["command_line"].startswith("pfa scan")
+    assert report["run"]["started"].endswith("Z") and report["run"]["finished"].endswith("Z")
+    assert report["image"]["partition_scheme"] == "gpt"
+    partitions = [v for v in report["volumes"] if v["kind"] == "partition"]
+    assert [(v["offset"], v["length"]) for v in partitions] == list(built_images["gpt"].partitions)
+    assert {fs["type"] for fs in report["filesystems"]} >= {"ext2"}
+    assert (tmp_path / "out" / "case.sqlite").exists()
