@@ -34,7 +34,7 @@ from forensics.evidence.filesystem import open_filesystem
 from forensics.evidence.image import TskImage, iter_chunks, open_image
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
-from forensics.scan import ScanOptions, run_record, scan_image, utc_now
+from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
 from forensics.store import CaseStore
 
 log = logging.getLogger("forensics")
@@ -249,9 +249,8 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     output: Path = args.output
     if output.exists() and not output.is_dir():
         raise InputError(f"output {output} exists and is not a folder")
-    if not args.image.exists():
-        raise InputError(f"{args.image} does not exist")
     rules = load_rules(list(args.rules))
+    image = open_evidence(args.image)
     output.mkdir(parents=True, exist_ok=True)
     db_path = output / "case.sqlite"
     for stale in (db_path, output / "case.sqlite-wal", output / "case.sqlite-shm"):
@@ -263,13 +262,14 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     with CaseStore(db_path) as store:
         run_id = store.start_run(run)
         progress = _RichProgress(Console(stderr=True))
-        result = scan_image(
-            args.image,
-            ScanOptions(rules=rules, reveal=args.reveal, compute_hashes=not args.no_hash),
-            store,
-            run_id,
-            progress,
-        )
+        with image:
+            result = scan_image(
+                image,
+                ScanOptions(rules=rules, reveal=args.reveal, compute_hashes=not args.no_hash),
+                store,
+                run_id,
+                progress,
+            )
         store.finish_run(run_id, result.finished)
         report_path = output / "report.json"
         summary = write_report(store, run, result.image_id, report_path, args.reveal)

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import platform
 import socket
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ import numpy as np
 from forensics import __version__
 from forensics.detect.rules import RuleSet
 from forensics.detect.scanner import Detection, Detector
-from forensics.diskmap import UNIT, DiskMap
+from forensics.diskmap import CLASSES, UNIT, DiskMap
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
 from forensics.evidence.disk import DiskLayout, Volume, read_layout
@@ -88,6 +87,19 @@ class ScanResult:
     disk_map: dict[str, Any]
     layout_scheme: str
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def open_evidence(path: Path) -> Image:
+    """Open an image for scanning, refusing what cannot be a disk image (InputError)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a disk image")
+    image = open_image(path)
+    if image.size < MIN_IMAGE_BYTES:
+        image.close()
+        raise InputError(
+            f"{path} is {image.size} bytes: too small to be a disk image (less than one sector)"
+        )
+    return image
 
 
 def utc_now() -> str:
@@ -264,8 +276,9 @@ class _ImageScan:
 
     def _classify(self, disk_map: DiskMap, core: memoryview, pos: int) -> None:
         classes = disk_map.classify(core, pos)
-        # Non-constant units outside file-system metadata are residual data.
-        for index in np.flatnonzero(classes >= 2).tolist():
+        # Structured units outside file-system metadata are residual data (random fill is judged
+        # by the verdict: encryption or wiping with random data).
+        for index in np.flatnonzero(classes == CLASSES.index("structured")).tolist():
             unit_offset = pos + index * UNIT
             location = self.locator.locate(unit_offset)
             cls = location.location_class
@@ -376,95 +389,86 @@ def run_record(command_line: str, rules: RuleSet, started: str) -> dict[str, Any
 
 
 def scan_image(
-    path: Path,
+    image: Image,
     options: ScanOptions,
     store: CaseStore,
     run_id: int,
     progress: Progress | None = None,
-    opener: Callable[[Path], Image] = open_image,
 ) -> ScanResult:
-    """Scan one image into the case store and return its summary."""
+    """Scan one opened image into the case store and return its summary."""
     started = utc_now()
-    if path.is_dir():
-        raise InputError(f"{path} is a directory, not a disk image")
-    image = opener(path)
-    with image:
-        if image.size < MIN_IMAGE_BYTES:
-            raise InputError(
-                f"{path} is {image.size} bytes: too small to be a disk image (less than one sector)"
-            )
-        image_id = store.add_image(run_id, str(path), image.size)
-        scan = _ImageScan(image, options, store, image_id, progress or Progress())
-        for problem in image.problems:
-            scan.problem(problem)
-        layout = scan.map_structure()
-        disk_map = DiskMap(image.size)
-        hashes = scan.stream(disk_map)
-        scan.logical_pass()
-        verified: bool | None = None
-        stored = dict(image.stored_hashes)
-        if hashes and stored:
-            verified = all(hashes.get(k) == v for k, v in stored.items() if k in hashes)
-            if not verified:
-                scan.problem(
-                    Problem(
-                        "hash-mismatch",
-                        "hash computed from the media differs from the hash stored in the container: "
-                        + ", ".join(
-                            f"{k} stored {v} computed {hashes.get(k)}" for k, v in stored.items()
-                        ),
-                        "error",
-                    )
+    image_id = store.add_image(run_id, str(image.paths[0]), image.size)
+    scan = _ImageScan(image, options, store, image_id, progress or Progress())
+    for problem in image.problems:
+        scan.problem(problem)
+    layout = scan.map_structure()
+    disk_map = DiskMap(image.size)
+    hashes = scan.stream(disk_map)
+    scan.logical_pass()
+    verified: bool | None = None
+    stored = dict(image.stored_hashes)
+    if hashes and stored:
+        verified = all(hashes.get(k) == v for k, v in stored.items() if k in hashes)
+        if not verified:
+            scan.problem(
+                Problem(
+                    "hash-mismatch",
+                    "hash computed from the media differs from the hash stored in the container: "
+                    + ", ".join(
+                        f"{k} stored {v} computed {hashes.get(k)}" for k, v in stored.items()
+                    ),
+                    "error",
                 )
-        record = ImageRecord(
-            paths=tuple(str(p) for p in image.paths),
-            format=image.format,
-            size=image.size,
-            sector_size=image.sector_size,
-            hashes=hashes,
-            stored_hashes=stored,
-            hash_verified=verified,
-        )
-        counts = disk_map.counts
-        verdict, reasons = decide(
-            Evidence(
-                findings=scan.findings,
-                user_files_with_content=scan.user_files_with_content,
-                residual_units=scan.residual_units,
-                random_units=counts["random"],
-                structured_units=counts["structured"],
-                constant_units=counts["constant"],
-                zero_units=counts["zero"],
-                unit_bytes=UNIT,
             )
-        )
-        finished = utc_now()
-        image_dict = record.to_dict()
-        image_dict.update(
-            {
-                "partition_scheme": layout.scheme,
-                "verdict": str(verdict),
-                "verdict_reasons": reasons,
-                "disk_map": disk_map.to_dict(),
-                "started": started,
-                "finished": finished,
-            }
-        )
-        store.finish_image(image_id, image_dict, str(verdict))
-        return ScanResult(
-            image_id=image_id,
-            image=record,
-            verdict=verdict,
-            verdict_reasons=reasons,
-            started=started,
-            finished=finished,
+    record = ImageRecord(
+        paths=tuple(str(p) for p in image.paths),
+        format=image.format,
+        size=image.size,
+        sector_size=image.sector_size,
+        hashes=hashes,
+        stored_hashes=stored,
+        hash_verified=verified,
+    )
+    counts = disk_map.counts
+    verdict, reasons = decide(
+        Evidence(
             findings=scan.findings,
-            problems=len(scan.problems),
-            disk_map=disk_map.to_dict(),
-            layout_scheme=layout.scheme,
-            stats={
-                "user_files_with_content": scan.user_files_with_content,
-                "residual_units": scan.residual_units,
-                "fragmented_files": len(scan.fragmented),
-            },
+            user_files_with_content=scan.user_files_with_content,
+            residual_units=scan.residual_units,
+            random_units=counts["random"],
+            structured_units=counts["structured"],
+            constant_units=counts["constant"],
+            zero_units=counts["zero"],
+            unit_bytes=UNIT,
         )
+    )
+    finished = utc_now()
+    image_dict = record.to_dict()
+    image_dict.update(
+        {
+            "partition_scheme": layout.scheme,
+            "verdict": str(verdict),
+            "verdict_reasons": reasons,
+            "disk_map": disk_map.to_dict(),
+            "started": started,
+            "finished": finished,
+        }
+    )
+    store.finish_image(image_id, image_dict, str(verdict))
+    return ScanResult(
+        image_id=image_id,
+        image=record,
+        verdict=verdict,
+        verdict_reasons=reasons,
+        started=started,
+        finished=finished,
+        findings=scan.findings,
+        problems=len(scan.problems),
+        disk_map=disk_map.to_dict(),
+        layout_scheme=layout.scheme,
+        stats={
+            "user_files_with_content": scan.user_files_with_content,
+            "residual_units": scan.residual_units,
+            "fragmented_files": len(scan.fragmented),
+        },
+    )

@@ -14,7 +14,8 @@ rule classification_top_secret
         description = "TOP SECRET banner marking with control markings"
         validator = "classification"
     strings:
-        $ts = /TOP SECRET\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
+        // not preceded by "COSMIC " (classification_nato reports that)
+        $ts = /(^|[^ ]|[^C] |[^I]C |[^M]IC )TOP SECRET\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
     condition:
         any of them
 }
@@ -27,8 +28,8 @@ rule classification_secret
         description = "SECRET banner marking with control markings"
         validator = "classification"
     strings:
-        // not preceded by "TOP " (that is classification_top_secret)
-        $s = /([^P] |[^ ])SECRET\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
+        // not preceded by "TOP " or "NATO " (classification_top_secret / _nato report those)
+        $s = /(^|[^ ]|[^PO] |[^O]P |[^T]OP |[^T]O |[^A]TO |[^N]ATO )SECRET\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
     condition:
         any of them
 }
@@ -67,7 +68,7 @@ rule classification_cui
         description = "Controlled Unclassified Information (CUI) banner marking"
         validator = "classification"
     strings:
-        $cui = /[^A-Za-z]CUI\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
+        $cui = /(^|[^A-Za-z])CUI\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
     condition:
         any of them
 }
@@ -80,9 +81,9 @@ rule classification_nato
         description = "NATO classification marking (COSMIC TOP SECRET, NATO SECRET, ATOMAL...)"
         validator = "classification"
     strings:
-        $nato = /(COSMIC TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED)( ATOMAL)?[^A-Za-z]/ ascii wide
+        $nato = /(COSMIC TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED)( ATOMAL)?(\/\/[A-Z][A-Z0-9 ,\/\-]{1,100})?([^A-Za-z]|$)/ ascii wide
         // ATOMAL on its own; after a NATO level it is part of $nato
-        $atomal = /([^A-Z ]|[^TLD] )ATOMAL[^A-Za-z]/ ascii wide
+        $atomal = /(^|[^A-Z ]|[^TLD] )ATOMAL([^A-Za-z]|$)/ ascii wide
     condition:
         any of them
 }

@@ -17,7 +17,7 @@ rule credentials_password_field
     strings:
         $mixed = /[Pp]ass(word|wd)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
         // JOBPASSWORD is a PJL job PIN, reported by printer_pjl_job_pin instead
-        $upper = /([^B]|[^O]B|[^J]OB)PASS(WORD|WD)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $upper = /(^|[^B]|[^O]B|[^J]OB)PASS(WORD|WD)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
         $pwd = /(pwd|Pwd|PWD)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
         // the opening "<" is part of the match so "</Password>" is told apart
         $xml = /<[A-Za-z0-9_:.\-]{0,32}([Pp]ass(word|wd)|PASS(WORD|WD)|pwd|Pwd|PWD)>[^<\r\n]{0,130}/ ascii wide
@@ -49,7 +49,7 @@ rule credentials_snmp_community
         // net-snmp snmpd.conf: rocommunity public
         $rocommunity = /(ro|rw|RO|RW)community[ \t]{1,8}[^ \t\r\n]{1,64}/ ascii wide
         // IOS style: snmp-server community public RO
-        $server = /community[ \t]{1,8}[^ \t\r\n]{1,64}[ \t]{1,8}(RO|RW|ro|rw)[^A-Za-z]/ ascii wide
+        $server = /community[ \t]{1,8}[^ \t\r\n]{1,64}[ \t]{1,8}(RO|RW|ro|rw)([^A-Za-z]|$)/ ascii wide
         // printer web/XML configs: get-community-name: x, CommunityName=x, <Community>x
         $assign = /[Cc]ommunity([\- _]?([Nn]ame|[Ss]tring))?["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
         $xml = /<[A-Za-z0-9_:.\-]{0,32}[Cc]ommunity([\- _]?([Nn]ame|[Ss]tring))?>[^<\r\n]{0,130}/ ascii wide

@@ -130,6 +130,7 @@ class FileSystem:
         self.block_count = int(info.block_count)
         self.offset = volume.offset
         self.problems: list[Problem] = []
+        self._emitted = 0
         # Bytes of this volume that exist in the image (the volume may run past the image end).
         self.end = volume.offset + volume.length
 
@@ -140,19 +141,39 @@ class FileSystem:
     # --- directory walk -------------------------------------------------------------------
 
     def walk(self) -> Iterator[WalkedFile]:
-        """Every allocated and deleted entry, depth-first from the root, each inode dir once."""
-        try:
-            root = self._fs.open_dir(inode=self._fs.info.root_inum)
-        except OSError as exc:
-            self._problem("unreadable-root-directory", f"cannot list the root directory: {exc}")
-            return
-        visited: set[int] = {int(self._fs.info.root_inum)}
-        stack: list[tuple[pytsk3.Directory, str, int]] = [(root, "", 0)]
-        emitted = 0
-        while stack:
-            directory, parent, depth = stack.pop()
+        """Every allocated and deleted entry, depth-first from the root, each directory once.
+
+        TSK's ``$OrphanFiles`` (deleted inodes no name points at) is listed last, through a
+        fresh FS_Info: that listing walks every inode, and on a damaged or truncated file system
+        a failure there leaves TSK's cached allocation bitmaps stale, which would otherwise
+        mislabel allocated files listed afterwards as deleted.
+        """
+        root = int(self._fs.info.root_inum)
+        visited: set[int] = {root}
+        orphan_dirs: list[tuple[int, str]] = []
+        self._emitted = 0
+        yield from self._walk_tree(self._fs, root, "", visited, orphan_dirs)
+        for inode, path in orphan_dirs:
             try:
-                children = list(directory)
+                fresh = pytsk3.FS_Info(self._tsk_image, offset=self.offset)
+            except (OSError, RuntimeError):
+                log.debug("cannot reopen the file system for orphans", exc_info=True)
+                break
+            yield from self._walk_tree(fresh, inode, path, visited, [])
+
+    def _walk_tree(
+        self,
+        fs: pytsk3.FS_Info,
+        top: int,
+        top_path: str,
+        visited: set[int],
+        orphan_dirs: list[tuple[int, str]],
+    ) -> Iterator[WalkedFile]:
+        stack: list[tuple[int, str, int]] = [(top, top_path, 0)]
+        while stack:
+            inode, parent, depth = stack.pop()
+            try:
+                children = list(fs.open_dir(inode=inode))
             except OSError as exc:
                 self._problem("unreadable-directory", f"cannot list {parent or '/'}: {exc}")
                 continue
@@ -160,23 +181,23 @@ class FileSystem:
                 walked = self._describe(tsk_file, parent)
                 if walked is None:
                     continue
-                emitted += 1
-                if emitted > MAX_ENTRIES_PER_FS:
+                self._emitted += 1
+                if self._emitted > MAX_ENTRIES_PER_FS:
                     self._problem(
                         "too-many-files", f"stopped listing after {MAX_ENTRIES_PER_FS} entries"
                     )
                     return
                 yield walked
                 entry = walked.entry
-                if entry.kind == "dir" and entry.inode is not None and entry.inode not in visited:
-                    if depth + 1 > MAX_DEPTH:
-                        self._problem("directory-too-deep", f"not descending into {entry.path}")
-                        continue
-                    visited.add(entry.inode)
-                    try:
-                        stack.append((tsk_file.as_directory(), entry.path, depth + 1))
-                    except OSError:
-                        log.debug("cannot open %s as directory", entry.path, exc_info=True)
+                if entry.kind != "dir" or entry.inode is None or entry.inode in visited:
+                    continue
+                visited.add(entry.inode)
+                if entry.path == "/$OrphanFiles":
+                    orphan_dirs.append((entry.inode, entry.path))
+                elif depth + 1 > MAX_DEPTH:
+                    self._problem("directory-too-deep", f"not descending into {entry.path}")
+                else:
+                    stack.append((entry.inode, entry.path, depth + 1))
 
     def _describe(self, tsk_file: pytsk3.File, parent: str) -> WalkedFile | None:
         name_info = tsk_file.info.name
