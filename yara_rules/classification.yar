@@ -42,7 +42,8 @@ rule classification_confidential
         description = "CONFIDENTIAL banner marking with control markings"
         validator = "classification"
     strings:
-        $c = /CONFIDENTIAL\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
+        // not preceded by "NATO " (classification_nato reports that)
+        $c = /(^|[^ ]|[^O] |[^T]O |[^A]TO |[^N]ATO )CONFIDENTIAL\/\/[A-Z][A-Z0-9 ,\/\-]{1,100}/ ascii wide
     condition:
         any of them
 }

@@ -12,6 +12,7 @@ import re
 
 SECRET_MASK = "*" * 8  # fixed width: the real length of a secret is not disclosed
 NEWLINE_MARK = "⏎"
+_ASCII_DIGITS = frozenset("0123456789")
 
 # Local part and domain as accepted by the email validator (RFC 5321 sizes, letters-only TLD).
 EMAIL_RE = re.compile(
@@ -42,11 +43,11 @@ def one_line(text: str) -> str:
 
 def mask_keep_last(value: str, keep: int = 4) -> str:
     """Replace every digit but the last ``keep`` with '*'; separators stay (PCI DSS 3.4 style)."""
-    total = sum(ch.isdigit() for ch in value)
+    total = sum(ch in _ASCII_DIGITS for ch in value)
     out: list[str] = []
     seen = 0
     for ch in value:
-        if ch.isdigit():
+        if ch in _ASCII_DIGITS:
             seen += 1
             out.append(ch if seen > total - keep else "*")
         else:

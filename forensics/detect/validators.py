@@ -68,7 +68,8 @@ def confirm(validator_name: str | None, text: str) -> Confirmed | None:
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    # ASCII digits only: str.isdigit() is also true for "²" and other Unicode digits
+    return "".join(ch for ch in text if ch in "0123456789")
 
 
 def _secret(text: str, start: int, end: int) -> Confirmed:
@@ -93,7 +94,7 @@ def _luhn_ok(digits: str) -> bool:
 
 
 def _issuer_length_ok(digits: str) -> bool:
-    """IIN prefix and PAN length per issuer (the table bulk_extractor scan_ccns2 checks)."""
+    """IIN prefix and PAN length per issuer (ISO/IEC 7812 ranges, as bulk_extractor prefix_test)."""
     n = len(digits)
     p2, p3, p4 = int(digits[:2]), int(digits[:3]), int(digits[:4])
     if digits[0] == "4":  # Visa
@@ -484,7 +485,7 @@ def validate_password(text: str) -> Confirmed | None:
 
 _CREDENTIAL_KEY_RE = re.compile(
     r"""(?ix)
-    (?P<spaced> (?:ro|rw)?community | bind[ ]?pw | rootpw )
+    (?P<spaced> (?:ro|rw)?community | bind[ ]?pw | root[ ]?pw )
     (?P<suffix> [-_ ]?(?:name|string) )?
     | (?: passphrase | wpa_psk | pre-?shared-?key | psk | key_?material | shared_?secret
         | client_secret | secret_?key | api_?key )
@@ -569,8 +570,14 @@ def validate_pjl_pin(text: str) -> Confirmed | None:
 
 # --------------------------------------------------------------------------- classification
 
+# CAPCO-style caveats: "//" separates categories, "/" controls within one; words are joined
+# by spaces only inside REL TO / DISPLAY ONLY country lists, so "TOP SECRET//NOFORN END"
+# stops after NOFORN. ([ ] because the pattern below is VERBOSE.)
 _MARK_TOKEN = r"[A-Z0-9][A-Z0-9-]*"
-_MARK_BLOCK = rf"{_MARK_TOKEN}(?:(?:,[ ]?|[ ]|/(?!/)){_MARK_TOKEN})*"  # [ ]: used in VERBOSE
+_MARK_ITEM = (
+    rf"(?:(?:REL[ ]TO|DISPLAY[ ]ONLY)[ ]{_MARK_TOKEN}(?:,[ ]?{_MARK_TOKEN})*|{_MARK_TOKEN})"
+)
+_MARK_BLOCK = rf"{_MARK_ITEM}(?:/(?!/){_MARK_ITEM})*"
 _MARK_CAVEATS = rf"{_MARK_BLOCK}(?://{_MARK_BLOCK})*"
 # ISOO CUI Registry / ICD 710 banner and portion forms, NATO C-M(2002)49 levels.
 _MARKING_RE = re.compile(

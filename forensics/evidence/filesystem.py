@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import construct
 import pytsk3
+from construct import Bytes, Const, Int8sl, Int8ul, Int16ul, Int32ul, Struct
 
 from forensics.evidence.allocation import (
     AllocationMap,
@@ -131,6 +133,7 @@ class FileSystem:
         self.offset = volume.offset
         self.problems: list[Problem] = []
         self._emitted = 0
+        self._mft: _MftLocator | None = None
         # Bytes of this volume that exist in the image (the volume may run past the image end).
         self.end = volume.offset + volume.length
 
@@ -272,6 +275,9 @@ class FileSystem:
                     continue  # NTFS alternate data streams: not the file's main content
                 if int(attr.info.flags) & int(pytsk3.TSK_FS_ATTR_RES):
                     resident = True
+                    located = self._resident_run(int(tsk_file.info.meta.addr), size)
+                    if located is not None:
+                        data.append(located)
                     continue
                 for count, run in enumerate(attr):
                     if count >= MAX_RUNS_PER_FILE:
@@ -286,6 +292,14 @@ class FileSystem:
         except OSError:
             log.debug("cannot read runs of inode %s", tsk_file.info.meta.addr, exc_info=True)
         return tuple(data), tuple(slack), resident
+
+    def _resident_run(self, inode: int, size: int) -> ByteRun | None:
+        """Where an NTFS resident $DATA value lies in the image: inside its MFT entry."""
+        if self.type != "ntfs" or size <= 0:
+            return None
+        if self._mft is None:
+            self._mft = _MftLocator.load(self)
+        return self._mft.resident_data(inode) if self._mft else None
 
     def _split_run(
         self,
@@ -384,6 +398,85 @@ class FileSystem:
         self.problems.append(
             Problem(code=code, message=message, severity=severity, image_offset=self.offset)
         )
+
+
+# NTFS on-disk structures (Microsoft NTFS documentation; Carrier, "File System Forensic
+# Analysis", ch. 13): boot sector geometry, MFT entry header, attribute header.
+NTFS_BOOT = Struct(
+    "_jump" / Bytes(11),
+    "bytes_per_sector" / Int16ul,
+    "sectors_per_cluster" / Int8ul,
+    "_gap" / Bytes(0x40 - 14),
+    "clusters_per_mft_record" / Int8sl,  # negative n: the record is 2**-n bytes
+)
+MFT_ENTRY_HEADER = Struct(
+    "signature" / Const(b"FILE"),
+    "_fixup" / Bytes(0x14 - 4),
+    "attrs_offset" / Int16ul,
+)
+NTFS_ATTR_HEADER = Struct(
+    "type" / Int32ul,  # 0x80 = $DATA, 0xFFFFFFFF = end of attributes
+    "length" / Int32ul,
+    "non_resident" / Int8ul,
+    "name_length" / Int8ul,
+    "_name_offset" / Int16ul,
+    "_flags" / Int16ul,
+    "_id" / Int16ul,
+    "value_length" / Int32ul,
+    "value_offset" / Int16ul,
+)
+NTFS_DATA = 0x80
+NTFS_END = 0xFFFFFFFF
+MAX_MFT_ENTRY = 65536
+
+
+@dataclass
+class _MftLocator:
+    """Maps an MFT entry number to its bytes in the image, for resident file content."""
+
+    fs: FileSystem
+    entry_size: int
+    runs: tuple[ByteRun, ...]
+
+    @classmethod
+    def load(cls, fs: FileSystem) -> _MftLocator | None:
+        try:
+            boot = NTFS_BOOT.parse(fs.image.read(fs.offset, NTFS_BOOT.sizeof()))
+            cluster = boot.bytes_per_sector * boot.sectors_per_cluster
+            raw = boot.clusters_per_mft_record
+            entry_size = 1 << -raw if raw < 0 else raw * cluster
+            if not 256 <= entry_size <= MAX_MFT_ENTRY:
+                return None
+            mft = fs._fs.open_meta(inode=0)
+            runs, _, _ = fs._runs(mft, int(mft.info.meta.size))
+        except (construct.ConstructError, OSError, ValueError):
+            log.debug("cannot locate the MFT", exc_info=True)
+            return None
+        return cls(fs, entry_size, runs)
+
+    def resident_data(self, inode: int) -> ByteRun | None:
+        logical = inode * self.entry_size
+        for run in self.runs:
+            if run.file_offset <= logical < run.file_offset + run.length:
+                entry_offset = run.image_offset + logical - run.file_offset
+                break
+        else:
+            return None
+        entry = self.fs.image.read(entry_offset, self.entry_size)
+        try:
+            pos = MFT_ENTRY_HEADER.parse(entry).attrs_offset
+            while pos + NTFS_ATTR_HEADER.sizeof() <= len(entry):
+                attr = NTFS_ATTR_HEADER.parse(entry[pos:])
+                if attr.type == NTFS_END or attr.length < 16 or pos + attr.length > len(entry):
+                    return None
+                if attr.type == NTFS_DATA and not attr.non_resident and attr.name_length == 0:
+                    start = pos + attr.value_offset
+                    length = min(attr.value_length, len(entry) - start)
+                    return ByteRun(entry_offset + start, max(0, length), 0)
+                pos += attr.length
+        except construct.ConstructError:
+            log.debug("damaged MFT entry %d", inode, exc_info=True)
+        return None
 
 
 def open_filesystem(

@@ -199,3 +199,50 @@ def test_lower_case_markings_do_not_match(rules: yara.Rules) -> None:
     data = b"\ntop secret chili recipe\nTop Secret chili\n"
     assert rules.match(data=data) == []
     assert rules.match(data=data.decode().encode("utf-16-le")) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "rule", "value"),
+    [
+        ("+1 312-555-0147", "pii_phone", "+1 312-555-0147"),
+        ("NATO SECRET//REL TO AUS", "classification_nato", "NATO SECRET//REL TO AUS"),
+        ("COSMIC TOP SECRET//REL TO AUS", "classification_nato", "COSMIC TOP SECRET//REL TO AUS"),
+        ("@PJL SET JOBPASSWORD=1234", "printer_pjl_job_pin", "1234"),
+        ("SSN: 219-09-9999", "pii_ssn_formatted", secrets.SSN),
+    ],
+)
+def test_overlapping_forms_give_one_finding(
+    rules: yara.Rules, line: str, rule: str, value: str
+) -> None:
+    got = {(r, f.value) for r, enc, f in findings(rules, [line]) if enc == "ascii"}
+    assert got == {(rule, value)}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [secrets.SSN, secrets.CARD_VISA, secrets.CARD_VISA_SPACED, "GB82WEST12345698765432"],
+)
+def test_values_at_the_edges_of_a_buffer(rules: yara.Rules, value: str) -> None:
+    """No guard character exists at the start/end of a buffer: ^ and $ stand in for it."""
+    for data in (value.encode(), value.encode("utf-16-le")):
+        values = [
+            found.value
+            for match in rules.match(data=data)
+            for string in match.strings
+            for instance in string.instances
+            if (found := confirm(match.meta.get("validator"), decode(instance.matched_data)[0]))
+        ]
+        assert values == [value]
+
+
+def test_utf16_after_a_nul_terminator(rules: yara.Rules) -> None:
+    """UTF-16 strings in binary records follow a NUL character, which becomes the guard."""
+    data = b"\x00\x00" + f"{secrets.SSN}\x00".encode("utf-16-le")
+    (match,) = rules.match(data=data)
+    (instance,) = match.strings[0].instances
+    text, encoding = decode(instance.matched_data)
+    assert instance.matched_data[:2] == b"\x00\x00"
+    assert encoding == "utf-16le"
+    found = confirm(match.meta["validator"], text)
+    assert found is not None and found.value == secrets.SSN
+    assert found.span == (1, 12)  # the NUL guard is excluded from the value

@@ -443,6 +443,15 @@ def test_classification_accepts(marking: str) -> None:
     assert found.normalised == marking
 
 
+def test_classification_stops_at_the_end_of_the_marking() -> None:
+    found = confirmed("classification", f"BANNER {secrets.MARKING} END")
+    assert found.value == secrets.MARKING
+    assert found.span == (7, 7 + len(secrets.MARKING))
+    assert confirmed("classification", "SECRET//SI/TK//NOFORN page 2").value == (
+        "SECRET//SI/TK//NOFORN"
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
