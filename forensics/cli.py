@@ -253,7 +253,13 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     image = open_evidence(args.image)
     output.mkdir(parents=True, exist_ok=True)
     db_path = output / "case.sqlite"
-    for stale in (db_path, output / "case.sqlite-wal", output / "case.sqlite-shm"):
+    # A previous run's outputs must not survive next to this run's (e.g. after an interruption).
+    for stale in (
+        db_path,
+        output / "case.sqlite-wal",
+        output / "case.sqlite-shm",
+        output / "report.json",
+    ):
         stale.unlink(missing_ok=True)
     command_line = shlex.join(["pfa", *argv])
     started = utc_now()

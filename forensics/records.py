@@ -108,13 +108,15 @@ class FileSystemRecord(Record):
     type: str
     block_size: int
     block_count: int
-    allocation_map: str  # how unallocated space was determined ("bitmap" | "file-runs")
+    # Where free space came from: "ext-block-bitmap", "fat12"/"fat16"/"fat32", "ntfs-$Bitmap",
+    # "exfat-bitmap", "hfs-$AllocationFile", or "file-runs" (no bitmap: every byte no file
+    # claims is treated as unallocated).
+    allocation_map: str
     files_allocated: int = 0
     files_deleted: int = 0
     deleted_with_content: int = 0
-    unallocated_bytes: int = 0
+    unallocated_bytes: int | None = None
     slack_bytes: int = 0
-    label: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from forensics import __version__
 from forensics.detect.rules import RuleSet
-from forensics.detect.scanner import Detection, Detector
+from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.diskmap import CLASSES, UNIT, DiskMap
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
@@ -45,12 +45,18 @@ from forensics.verdict import Evidence, Verdict, decide
 log = logging.getLogger(__name__)
 
 CHUNK = 16 * 1024 * 1024
-# Longer than any shipped rule's match (≤ 512 ASCII chars, so 1 KiB as UTF-16) plus context.
+# Longer than any shipped rule's match plus its context. YARA itself hands over at most 512 bytes
+# of a match (YR_MAX_MATCH_DATA), so shipped rules keep every match within 512 bytes as ASCII;
+# a UTF-16 match longer than 512 bytes reaches its validator cut short.
 OVERLAP = 4096
+# Bytes read before each chunk so that no match can begin at an artificial start of data.
+LEAD = 4096
+READ_RETRY_PIECE = 64 * 1024
 LOGICAL_CHUNK = 4 * 1024 * 1024
 MIN_IMAGE_BYTES = 512
 # TSK's virtual entries and file-system internals: their bytes are metadata, not user content.
 _SYSTEM_PATHS = ("/$", "/lost+found")
+_ORPHANS = "/$OrphanFiles/"  # deleted files TSK found by inode: user content despite the "$"
 
 
 @dataclass
@@ -107,10 +113,25 @@ def utc_now() -> str:
 
 
 def _is_user_file(path: str) -> bool:
-    return not any(path.startswith(p) for p in _SYSTEM_PATHS)
+    return path.startswith(_ORPHANS) or not any(path.startswith(p) for p in _SYSTEM_PATHS)
 
 
-_TABLE_SIGNATURE = b"\x55\xaa"
+_TABLE_SIGNATURE = b"\x55\xaa"  # MBR/EBR boot signature at sector offset 510
+GPT_ENTRY = 128  # UEFI 2.x §5.3.3: 128-byte partition entries
+
+
+def _is_gpt_entries(sector: bytes) -> bool:
+    """A sector of GPT partition entries: each 128-byte slot empty or a plausible entry."""
+    for i in range(0, len(sector), GPT_ENTRY):
+        entry = sector[i : i + GPT_ENTRY]
+        if not any(entry):
+            continue
+        first = int.from_bytes(entry[32:40], "little")
+        last = int.from_bytes(entry[40:48], "little")
+        name = entry[56:128]
+        if not any(entry[:16]) or first > last or last >= 1 << 48 or any(name[1::2]):
+            return False
+    return True
 
 
 def _beyond_tables(data: bytes) -> bool:
@@ -120,6 +141,8 @@ def _beyond_tables(data: bytes) -> bool:
         if not any(sector):
             continue
         if sector[510:512] == _TABLE_SIGNATURE or sector.startswith(b"EFI PART"):
+            continue
+        if _is_gpt_entries(sector):
             continue
         return True
     return False
@@ -148,6 +171,8 @@ class _ImageScan:
         self.seen: set[tuple[int, str]] = set()
         self.fragmented: list[tuple[FileSystem, int, str, bool, tuple[ByteRun, ...], int]] = []
         self.user_files_with_content = 0
+        self.hash_complete = True
+        self._reported_unreadable: set[tuple[int, int]] = set()
         self.residual_units = 0
 
     # --- structure --------------------------------------------------------------------------
@@ -193,7 +218,14 @@ class _ImageScan:
                 deleted += 1
                 deleted_content += int(walked.deleted_content)
             self.locator.add_file(
-                volume, entry.path, entry.inode, entry.allocated, entry.runs, walked.slack, file_id
+                volume,
+                entry.path,
+                entry.inode,
+                entry.allocated,
+                entry.runs,
+                walked.slack,
+                file_id,
+                resident=walked.resident,
             )
             if (
                 entry.kind == "file"
@@ -202,13 +234,19 @@ class _ImageScan:
                 and _is_user_file(entry.path)
             ):
                 self.user_files_with_content += 1
-            if walked.fragmented and entry.kind == "file" and entry.inode is not None:
+            # Re-read logically: fragmented files (hits across fragments) and resident NTFS
+            # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
+            if (
+                (walked.fragmented or walked.resident)
+                and entry.kind == "file"
+                and entry.inode is not None
+            ):
                 self.fragmented.append(
                     (fs, entry.inode, entry.path, entry.allocated, entry.runs, file_id)
                 )
         allocation = fs.allocation_map()
         self.locator.set_allocation(volume, allocation)
-        unallocated = 0
+        unallocated: int | None = None  # unknown without an allocation bitmap
         if allocation is not None:
             unallocated = allocation.unallocated_units() * allocation.unit
         for problem in fs.problems:
@@ -231,48 +269,98 @@ class _ImageScan:
     # --- the streaming pass -----------------------------------------------------------------
 
     def stream(self, disk_map: DiskMap) -> dict[str, str]:
+        """The one sequential pass: hashes, YARA and the disk map from the same bytes.
+
+        Each buffer starts LEAD bytes before its chunk and runs OVERLAP bytes past it; only
+        matches that start inside the chunk itself are kept. The lead stops a rule's
+        start-of-data anchor (``^``) from matching in the middle of the medium, the overlap
+        lets a match that starts at the chunk's end finish.
+        """
         size = self.image.size
         chunk = self.options.chunk_size
         hashers = (
             [hashlib.md5(), hashlib.sha1(), hashlib.sha256()] if self.options.compute_hashes else []
         )
-        hash_complete = True
+        self.hash_complete = True
         self.progress.start(size, "scanning")
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pfa-io") as pool:
-            pending_read: Future[bytes] | None = pool.submit(self.image.read, 0, chunk + OVERLAP)
+
+            def submit(pos: int) -> Future[tuple[int, bytes]]:
+                start = max(0, pos - LEAD)
+                return pool.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
+
+            pending_read: Future[tuple[int, bytes]] | None = submit(0)
             pending_hash: Future[None] | None = None
             pos = 0
             while pos < size and pending_read is not None:
-                try:
-                    buf = pending_read.result()
-                except ImageReadError as exc:
-                    buf = b""
-                    self.problem(Problem("unreadable-range", str(exc), "error", image_offset=pos))
-                    hash_complete = False
+                start, buf = pending_read.result()
                 nxt = pos + chunk
-                pending_read = (
-                    pool.submit(self.image.read, nxt, chunk + OVERLAP) if nxt < size else None
-                )
-                core = memoryview(buf)[: min(chunk, size - pos)]
+                pending_read = submit(nxt) if nxt < size else None
+                lead = pos - start
+                core = memoryview(buf)[lead : lead + min(chunk, size - pos)]
                 if pending_hash is not None:
                     pending_hash.result()
-                if hashers and core:
+                if hashers:
                     pending_hash = pool.submit(_update_hashes, hashers, core)
-                if buf:
-                    detections = self.detector.scan(
-                        buf, pos, accept_end=len(core) if nxt < size else None
-                    )
-                    for detection in detections:
-                        self._record(detection, self.locator.locate(detection.offset))
-                    self._classify(disk_map, core, pos)
-                self.progress.advance(len(core) if core else min(chunk, size - pos))
+                last = nxt >= size
+                for detection in self._detect(buf, start, lead, None if last else lead + len(core)):
+                    self._record(detection, self.locator.locate(detection.offset))
+                self._classify(disk_map, core, pos)
+                self.progress.advance(len(core))
                 pos = nxt
             if pending_hash is not None:
                 pending_hash.result()
         self.progress.stop()
-        if not hashers or not hash_complete:
+        if not hashers or not self.hash_complete:
             return {}
         return {h.name: h.hexdigest() for h in hashers}
+
+    def _read_tolerant(self, offset: int, size: int) -> tuple[int, bytes]:
+        """Read a buffer; where the medium can't be read, substitute zeros piece by piece and
+        record each unreadable range as a Problem (the hashes then can't be trusted)."""
+        try:
+            return offset, self.image.read(offset, size)
+        except ImageReadError:
+            log.debug("read error at %d; retrying in pieces", offset, exc_info=True)
+        pieces: list[bytes] = []
+        bad_start: int | None = None
+        end = min(self.image.size, offset + size)
+        for piece in range(offset, end, READ_RETRY_PIECE):
+            length = min(READ_RETRY_PIECE, end - piece)
+            try:
+                pieces.append(self.image.read(piece, length))
+                if bad_start is not None:
+                    self._unreadable(bad_start, piece)
+                    bad_start = None
+            except ImageReadError:
+                pieces.append(bytes(length))
+                bad_start = piece if bad_start is None else bad_start
+        if bad_start is not None:
+            self._unreadable(bad_start, end)
+        return offset, b"".join(pieces)
+
+    def _unreadable(self, start: int, end: int) -> None:
+        if (start, end) in self._reported_unreadable:
+            return  # the lead/overlap of the next buffer re-reads the same bytes
+        self._reported_unreadable.add((start, end))
+        self.hash_complete = False
+        self.problem(
+            Problem(
+                "unreadable-range",
+                f"bytes {start}-{end} could not be read; scanned as zeros",
+                "error",
+                image_offset=start,
+            )
+        )
+
+    def _detect(
+        self, buf: bytes, base: int, accept_start: int, accept_end: int | None
+    ) -> list[Detection]:
+        try:
+            return self.detector.scan(buf, base, accept_start=accept_start, accept_end=accept_end)
+        except DetectionError as exc:
+            self.problem(Problem("detection-error", str(exc), "error", image_offset=base))
+            return []
 
     def _classify(self, disk_map: DiskMap, core: memoryview, pos: int) -> None:
         classes = disk_map.classify(core, pos)
@@ -298,17 +386,18 @@ class _ImageScan:
             total = sum(r.length for r in runs)
             pos = 0
             while pos < total:
+                start = max(0, pos - LEAD)
                 try:
-                    buf = fs.read_file(inode, pos, LOGICAL_CHUNK + OVERLAP)
+                    buf = fs.read_file(inode, start, pos - start + LOGICAL_CHUNK + OVERLAP)
                 except OSError as exc:
                     self.problem(Problem("unreadable-file", f"{path}: {exc}", image_offset=None))
                     break
                 if not buf:
                     break
+                lead = pos - start
                 last = pos + LOGICAL_CHUNK >= total
-                for detection in self.detector.scan(
-                    buf, pos, accept_end=None if last else LOGICAL_CHUNK
-                ):
+                accept_end = None if last else lead + LOGICAL_CHUNK
+                for detection in self._detect(buf, start, lead, accept_end):
                     image_offset = _map_logical(runs, detection.offset)
                     if image_offset is None or (image_offset, detection.value_sha256) in self.seen:
                         continue

@@ -156,3 +156,14 @@ def test_info_no_hash(flag: str) -> None:
     done = pfa("info", str(DEMO), flag)
     assert done.returncode == 0
     assert "sha256" not in done.stdout
+
+
+def test_unknown_validator_in_user_rule(tmp_path: Path) -> None:
+    rules = tmp_path / "typo"
+    rules.mkdir()
+    (rules / "typo.yar").write_text(
+        'rule typo { meta: category = "custom" severity = "low" description = "x" '
+        'validator = "lun" strings: $a = "4556" condition: $a }'
+    )
+    done = pfa("scan", str(DEMO), "-o", str(tmp_path / "o"), "--rules", str(rules))
+    assert_one_line_error(done, "unknown validator 'lun'")

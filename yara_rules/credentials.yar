@@ -76,11 +76,11 @@ rule credentials_shared_secret
     meta:
         category = "credentials"
         severity = "high"
-        description = "Wi-Fi passphrase or WLAN key material, pre-shared key, client secret or API key"
+        description = "Wi-Fi passphrase, WLAN key material, pre-shared key or RADIUS shared secret"
         validator = "credential_value"
     strings:
-        $assign = /([Pp]assphrase|PASSPHRASE|wpa_psk|[Pp]re-?[Ss]hared-?[Kk]ey|PRE-?SHARED-?KEY|PSK|[Kk]ey[Mm]aterial|[Ss]hared[Ss]ecret|SHARED_SECRET|client_secret|[Ss]ecret[Kk]ey|SECRET_KEY|secret_key|api_key|apiKey|ApiKey|APIKey|apikey|API_KEY)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
-        $xml = /<[A-Za-z0-9_:.\-]{0,32}([Pp]assphrase|PASSPHRASE|wpa_psk|[Pp]re-?[Ss]hared-?[Kk]ey|PRE-?SHARED-?KEY|PSK|[Kk]ey[Mm]aterial|[Ss]hared[Ss]ecret|SHARED_SECRET|client_secret|[Ss]ecret[Kk]ey|SECRET_KEY|secret_key|api_key|apiKey|ApiKey|APIKey|apikey|API_KEY)>[^<\r\n]{0,130}/ ascii wide
+        $assign = /([Pp]assphrase|PASSPHRASE|wpa_psk|[Pp]re-?[Ss]hared-?[Kk]ey|PRE-?SHARED-?KEY|PSK|keyMaterial|KeyMaterial|[Ss]hared[Ss]ecret|SHARED_SECRET)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $xml = /<[A-Za-z0-9_:.\-]{0,32}([Pp]assphrase|PASSPHRASE|wpa_psk|[Pp]re-?[Ss]hared-?[Kk]ey|PRE-?SHARED-?KEY|PSK|keyMaterial|KeyMaterial|[Ss]hared[Ss]ecret|SHARED_SECRET)>[^<\r\n]{0,130}/ ascii wide
     condition:
         any of them
 }

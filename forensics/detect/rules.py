@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yara
 
+from forensics.detect.validators import VALIDATORS
 from forensics.errors import InputError
 
 log = logging.getLogger(__name__)
 
+# A source checkout keeps the rules at the top of the tree; an installed package carries a copy
+# under <prefix>/share/printer-forensics/yara_rules (pyproject data-files).
 SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "yara_rules"
-_INSTALLED_RULES = Path(__file__).resolve().parent.parent / "yara_rules"
+_INSTALLED_RULES = Path(sys.prefix) / "share" / "printer-forensics" / "yara_rules"
 RULE_SUFFIXES = (".yar", ".yara")
-REQUIRED_META = ("category", "severity", "description")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -81,6 +84,13 @@ def load_rules(extra: list[Path] | None = None) -> RuleSet:
         raise InputError(f"YARA rules do not compile: {exc}") from exc
     except yara.Error as exc:
         raise InputError(f"YARA rules could not be loaded: {exc}") from exc
+    for rule in rules:
+        name = rule.meta.get("validator")
+        if name and name not in VALIDATORS:
+            raise InputError(
+                f"rule {rule.identifier} names an unknown validator {name!r}; "
+                f"known: {', '.join(sorted(VALIDATORS))}"
+            )
     warnings = tuple(str(w) for w in getattr(rules, "warnings", []) or [])
     for warning in warnings:
         log.warning("YARA: %s", warning)

@@ -14,7 +14,7 @@ import yara
 
 from forensics.detect.masking import mask_context, printable, sha256_normalised
 from forensics.detect.rules import RuleSet, rule_meta
-from forensics.detect.validators import Confirmed, confirm
+from forensics.detect.validators import confirm
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ class Detection:
     context: str
 
 
+class DetectionError(Exception):
+    """YARA could not scan a buffer; the scan records a Problem and goes on."""
+
+
 def _is_wide(data: bytes) -> bool:
     return len(data) >= 2 and len(data) % 2 == 0 and not any(data[1::2]) and data[0] != 0
 
@@ -53,26 +57,31 @@ class Detector:
         self.ruleset = ruleset
         self.context_chars = context_chars
 
-    def scan(self, buf: bytes, base: int = 0, accept_end: int | None = None) -> list[Detection]:
-        """Confirmed detections in ``buf``.
+    def scan(
+        self, buf: bytes, base: int = 0, accept_start: int = 0, accept_end: int | None = None
+    ) -> list[Detection]:
+        """Confirmed detections in ``buf``, whose first byte is at absolute offset ``base``.
 
-        ``accept_end``: only matches starting before this position in ``buf`` are kept (the rest
-        lie in the overlap and belong to the next chunk).
+        Only matches starting in ``[accept_start, accept_end)`` of ``buf`` are kept: the bytes
+        before belong to the previous chunk (read again as a lead, so that no rule sees an
+        artificial start of data), the bytes after are the overlap of the next chunk.
+        Raises DetectionError when YARA fails (time-out, internal error).
         """
         if not buf:
             return []
         limit = len(buf) if accept_end is None else accept_end
         try:
             matches = self.ruleset.rules.match(data=buf, timeout=SCAN_TIMEOUT_SECONDS)
-        except yara.TimeoutError:
-            log.warning("YARA timed out on %d bytes at %d", len(buf), base)
-            raise
+        except yara.Error as exc:
+            raise DetectionError(
+                f"YARA failed on {len(buf)} bytes at offset {base}: {exc}"
+            ) from exc
         best: dict[tuple[int, int], Detection] = {}
         for match in matches:
             meta = rule_meta(match.meta)
             for string in match.strings:
                 for instance in string.instances:
-                    if instance.offset >= limit:
+                    if not accept_start <= instance.offset < limit:
                         continue
                     found = self._confirm(
                         buf, base, match.rule, meta, instance.offset, instance.matched_data
@@ -127,8 +136,3 @@ class Detector:
             buf[lo:start].decode(codec, errors="replace"),
             buf[end:hi].decode(codec, errors="replace"),
         )
-
-
-def confirmed_value(confirmed: Confirmed) -> str:
-    """The value as stored with ``--reveal``."""
-    return confirmed.value

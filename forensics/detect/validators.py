@@ -357,13 +357,20 @@ _TLD_RE = re.compile(r"[A-Za-z]{2,24}")
 
 
 def _email_ok(local: str, domain: str) -> bool:
-    """RFC 5321 sizes; dot-atom local part; LDH labels; letters-only TLD of 2-24 characters."""
+    """RFC 5321 sizes; dot-atom local part; LDH labels; letters-only TLD of 2-24 characters.
+
+    Two junk filters for addresses conjured from binary data ("O@E.Ld", "i@bX.sE"): the
+    label before the TLD has at least two characters, and the domain is not mixed-case
+    (real domains are written lower case, or all upper case by old systems).
+    """
     if not 1 <= len(local) <= 64 or len(domain) > 253:
         return False
     if not _EMAIL_LOCAL_RE.fullmatch(local):  # no leading, trailing or doubled dots
         return False
     labels = domain.split(".")
-    if len(labels) < 2 or not _TLD_RE.fullmatch(labels[-1]):
+    if len(labels) < 2 or not _TLD_RE.fullmatch(labels[-1]) or len(labels[-2]) < 2:
+        return False
+    if domain != domain.lower() and domain != domain.upper():
         return False
     return all(len(label) <= 63 and _DOMAIN_LABEL_RE.fullmatch(label) for label in labels)
 
@@ -421,9 +428,12 @@ _XML_OPEN_RE = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_:.-]*)?\Z")
 
 
 def _secret_ok(value: str) -> bool:
-    """Reject empty, masked (********), placeholder and over-long values."""
+    """Reject empty, masked (********), placeholder, over-long and binary values."""
     stripped = value.strip()
     if not stripped or len(value) > MAX_SECRET_LENGTH:
+        return False
+    # binary junk after a keyword: control characters, or mostly non-ASCII bytes
+    if not value.isprintable() or 2 * sum(ch.isascii() for ch in value) < len(value):
         return False
     if set(stripped) <= _MASK_CHARS:
         return False
@@ -655,6 +665,7 @@ _DATE_FORMS = (
 _ICD10_RE = re.compile(r"[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])")
 _ICD9_RE = re.compile(r"(?:[0-9]{3}|V[0-9]{2}|E[0-9]{3})(?:\.[0-9]{1,2})?(?![A-Za-z0-9])")
 _MRN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(?![A-Za-z0-9])")
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 
 
 def _date(year: int, month: int, day: int) -> dt.date | None:
@@ -754,10 +765,13 @@ def _phi_diagnosis(text: str, pos: int) -> Confirmed | None:
     if coded is not None:
         return coded
     end = pos
-    while end < len(text) and text[end] not in "\r\n\x00" and end - pos < 80:
+    while end < len(text) and text[end].isprintable() and end - pos < 80:
         end += 1
     value = text[pos:end].rstrip()
-    if sum(ch.isalpha() for ch in value) < 3 or value.strip("_ .-").lower() in _PHI_PLACEHOLDERS:
+    if value.strip("_ .-").lower() in _PHI_PLACEHOLDERS or not _WORD_RE.search(value):
+        return None
+    # clinical text is mostly letters and spaces; binary junk after "Dx:" is not
+    if 5 * sum(ch.isascii() and (ch.isalpha() or ch == " ") for ch in value) < 3 * len(value):
         return None
     return _phi(text, pos, pos + len(value), value)
 

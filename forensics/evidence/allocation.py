@@ -34,7 +34,7 @@ class AllocationMap:
     unit: int  # bytes per unit
     count: int  # number of units
     bits: np.ndarray  # packed, bitorder="little", 1 = allocated
-    source: str  # e.g. "ext-block-bitmap", "fat", "ntfs-$Bitmap"
+    source: str  # e.g. "ext-block-bitmap", "fat16", "ntfs-$Bitmap"
 
     def state_at(self, image_offset: int) -> bool | None:
         """True if allocated, False if free, None if the offset is outside the map."""

@@ -56,19 +56,7 @@ _FS_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (32769, b"CD001", "iso9660"),
 )
 # MBR partition types that announce a file system (so an unopenable one is corrupt, not unknown).
-_FS_PARTITION_TYPES = {
-    "0x1",
-    "0x4",
-    "0x6",
-    "0x7",
-    "0xb",
-    "0xc",
-    "0xe",
-    "0x83",
-    "0xa5",
-    "0xa9",
-    "0xaf",
-}
+_FS_PARTITION_TYPES = {0x01, 0x04, 0x06, 0x07, 0x0B, 0x0C, 0x0E, 0x83, 0xA5, 0xA9, 0xAF}
 
 
 _FS_TYPE_NAMES = {
@@ -193,6 +181,8 @@ class FileSystem:
                 yield walked
                 entry = walked.entry
                 if entry.kind != "dir" or entry.inode is None or entry.inode in visited:
+                    continue
+                if self._emitted >= MAX_ENTRIES_PER_FS:
                     continue
                 visited.add(entry.inode)
                 if entry.path == "/$OrphanFiles":
@@ -528,13 +518,13 @@ def _unopenable(image: Image, volume: Volume, reason: str) -> Problem:
             "corrupt-superblock",
             f"primary superblock damaged; ext backup superblock at {backup}",
         )
-    elif (volume.type_code or "").lower() in _FS_PARTITION_TYPES:
+    elif not any(head):
+        why = "volume starts with zeros (wiped or never formatted)"
+    elif _partition_type(volume) in _FS_PARTITION_TYPES:
         code, why = (
             "corrupt-superblock",
             f"partition type {volume.type_code} announces a file system",
         )
-    elif not any(head):
-        why = "volume starts with zeros"
     return Problem(
         code=code,
         message=(
@@ -544,6 +534,14 @@ def _unopenable(image: Image, volume: Volume, reason: str) -> Problem:
         severity="warning",
         image_offset=volume.offset,
     )
+
+
+def _partition_type(volume: Volume) -> int | None:
+    """The MBR type byte of a volume ("0x06" → 6); None for GPT GUIDs and gaps."""
+    try:
+        return int(volume.type_code or "", 16)
+    except ValueError:
+        return None
 
 
 def _ext_backup_superblock(image: Image, volume: Volume) -> int | None:

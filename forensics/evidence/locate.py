@@ -31,7 +31,7 @@ class Location:
 
 @dataclass
 class _Layer:
-    """Byte ranges that may overlap; lookup returns the earliest-added range covering an offset."""
+    """Byte ranges that may overlap; lookup returns the covering range with the greatest start."""
 
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
@@ -84,6 +84,7 @@ class _FsLocator:
         self.start = start
         self.end = end
         self.files: list[_FileRef] = []
+        self.resident = _Layer()  # NTFS values inside MFT entries: more specific than $MFT
         self.data = _Layer()
         self.slack = _Layer()
         self.deleted = _Layer()
@@ -96,6 +97,7 @@ class _FsLocator:
 
     def locate(self, offset: int) -> Location:
         for layer, cls in (
+            (self.resident, None),
             (self.data, LocationClass.ALLOCATED),
             (self.slack, LocationClass.SLACK),
             (self.deleted, LocationClass.DELETED),
@@ -104,11 +106,15 @@ class _FsLocator:
             if found is None:
                 continue
             ref = self.files[found[0]]
+            if cls is None:
+                cls = LocationClass.ALLOCATED if ref.allocated else LocationClass.DELETED
             address = self.base.then(self.file_step(ref))
             if cls is LocationClass.SLACK:
                 address = address.then(step("slack", "slack", file_offset=found[1]))
             return Location(cls, address, ref.path, ref.inode, ref.file_id, found[1])
         state = self.allocation.state_at(offset) if self.allocation is not None else None
+        if state is None and self.allocation is not None and offset < self.allocation.origin:
+            state = True  # before the first allocation unit: boot sector, FATs, root directory
         if state is True:
             return Location(
                 LocationClass.ALLOCATED,
@@ -175,11 +181,12 @@ class Locator:
         runs: tuple[ByteRun, ...],
         slack: tuple[ByteRun, ...],
         file_id: int | None = None,
+        resident: bool = False,
     ) -> None:
         fsl = self._fs[volume.index]
         index = len(fsl.files)
         fsl.files.append(_FileRef(path, inode, allocated, file_id))
-        layer = fsl.data if allocated else fsl.deleted
+        layer = fsl.resident if resident else fsl.data if allocated else fsl.deleted
         for run in runs:
             layer.add(run.image_offset, run.length, index, run.file_offset)
         if allocated:
@@ -196,6 +203,7 @@ class Locator:
         self._volumes.sort(key=lambda v: (v[0], v[1]))
         self._starts = [v[0] for v in self._volumes]
         for fsl in self._fs.values():
+            fsl.resident.freeze()
             fsl.data.freeze()
             fsl.slack.freeze()
             fsl.deleted.freeze()

@@ -235,12 +235,22 @@ def test_email_masked_and_lower_cased() -> None:
     assert found.value == secrets.EMAIL
     assert found.masked == "j***@c***.example.org"
     assert found.span == (1, 1 + len(secrets.EMAIL))
-    assert confirmed("email", " Jane@Clinic.Example.ORG ").normalised == "jane@clinic.example.org"
+    assert confirmed("email", " Jane@CLINIC.EXAMPLE.ORG ").normalised == "jane@clinic.example.org"
 
 
 @pytest.mark.parametrize(
     "text",
-    [" x@x.x ", " a@b ", " user@host.c0m ", " a..b@example.com ", " user@-bad.example.com "],
+    [
+        " x@x.x ",
+        " a@b ",
+        " user@host.c0m ",
+        " a..b@example.com ",
+        " user@-bad.example.com ",
+        # conjured from random bytes: one-letter label before the TLD, mixed-case domain
+        "\x9eJ@w.Rh",
+        "\xe8q@l.dc",
+        "\xf9i@bX.sE",
+    ],
 )
 def test_email_rejects(text: str) -> None:
     assert confirm("email", text) is None
@@ -325,6 +335,8 @@ def test_password_field_extracts_value(text: str, value: str) -> None:
         "<Password></Password>",
         "PWD=/home/user",
         "Password is required",
+        "Pwd=\x9a\x1b",  # binary junk
+        "Password: \xca\xfe\xe9a",
         'password="unterminated',
     ],
 )
@@ -504,6 +516,8 @@ def test_phi_accepts(text: str, value: str, masked: str, normalised: str) -> Non
         "Diagnosis: ",
         "Diagnosis: N/A",
         "Adobe: 03/14/1962",
+        "Dx=\xe6$Td\xbb\xb6\x86L",  # binary junk after a label
+        "Dx:FÕ\x0e",
     ],
 )
 def test_phi_rejects(text: str) -> None:
