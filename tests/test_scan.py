@@ -222,3 +222,27 @@ def test_wiped_gpt_disk_is_wiped(tmp_path: Path) -> None:
     assert report["image"]["partition_scheme"] == "gpt"
     assert report["verdict"]["verdict"] == "wiped", report["verdict"]
     assert rc == 0
+
+
+def test_e01_hash_mismatch_is_reported(built_images: dict[str, BuiltImage], tmp_path: Path) -> None:
+    """A segment altered after acquisition: the media hash no longer matches the stored one."""
+    import shutil
+
+    built = built_images["e01"]
+    copies = []
+    for segment in built.segments:
+        copy = tmp_path / segment.name
+        shutil.copyfile(segment, copy)
+        copies.append(copy)
+    for copy in copies:
+        data = bytearray(copy.read_bytes())
+        at = data.find(secrets.EMAIL.encode())
+        if at >= 0:
+            data[at] ^= 0x01
+            copy.write_bytes(bytes(data))
+            break
+    else:
+        pytest.fail("planted e-mail not found in any uncompressed segment")
+    _, report = scan(copies[0], tmp_path / "out")
+    assert report["image"]["hash_verified"] is False
+    assert "hash-mismatch" in {p["code"] for p in report["problems"]}

@@ -359,20 +359,28 @@ _TLD_RE = re.compile(r"[A-Za-z]{2,24}")
 def _email_ok(local: str, domain: str) -> bool:
     """RFC 5321 sizes; dot-atom local part; LDH labels; letters-only TLD of 2-24 characters.
 
-    Two junk filters for addresses conjured from binary data ("O@E.Ld", "i@bX.sE"): the
-    label before the TLD has at least two characters, and the domain is not mixed-case
-    (real domains are written lower case, or all upper case by old systems).
+    Junk filters for addresses conjured from binary data ("O@E.Ld", "i@bX.sE"): the label
+    before the TLD has at least two characters, every label is written lower case, upper case
+    or Capitalised ("John.Smith@Contoso.com"), and the TLD is not mixed-case.
     """
     if not 1 <= len(local) <= 64 or len(domain) > 253:
         return False
     if not _EMAIL_LOCAL_RE.fullmatch(local):  # no leading, trailing or doubled dots
         return False
     labels = domain.split(".")
-    if len(labels) < 2 or not _TLD_RE.fullmatch(labels[-1]) or len(labels[-2]) < 2:
+    tld = labels[-1]
+    if len(labels) < 2 or not _TLD_RE.fullmatch(tld) or len(labels[-2]) < 2:
         return False
-    if domain != domain.lower() and domain != domain.upper():
+    if len(local) + len(labels[-2]) < 4:  # "u@Lk.pk": both parts tiny
         return False
-    return all(len(label) <= 63 and _DOMAIN_LABEL_RE.fullmatch(label) for label in labels)
+    if tld not in (tld.lower(), tld.upper()):
+        return False
+    return all(
+        len(label) <= 63
+        and _DOMAIN_LABEL_RE.fullmatch(label)
+        and label[1:] in (label[1:].lower(), label.upper()[1:])
+        for label in labels
+    )
 
 
 @validator("email")

@@ -236,6 +236,7 @@ def test_email_masked_and_lower_cased() -> None:
     assert found.masked == "j***@c***.example.org"
     assert found.span == (1, 1 + len(secrets.EMAIL))
     assert confirmed("email", " Jane@CLINIC.EXAMPLE.ORG ").normalised == "jane@clinic.example.org"
+    assert confirmed("email", " John.Smith@Contoso.com ").masked == "J***@C***.com"
 
 
 @pytest.mark.parametrize(
@@ -250,6 +251,7 @@ def test_email_masked_and_lower_cased() -> None:
         "\x9eJ@w.Rh",
         "\xe8q@l.dc",
         "\xf9i@bX.sE",
+        "\xadu@Lk.pk",
     ],
 )
 def test_email_rejects(text: str) -> None:
