@@ -969,6 +969,9 @@ def bench_image(built: BuiltImage, workdir: Path, repeat: int) -> ImageResult:
     runs["pfa-nohash"].argv += ["-o", str(out_nohash), "-q", "--no-hash"]
     stdout = {"yara": yara_out, "yara-s": yara_s_out}
     ok = {"pfa": (0, 1), "pfa-nohash": (0, 1)}
+    # Flush dirty pages first (a fresh build leaves ~1 GiB of them): writeback would otherwise
+    # stall pfa's SQLite commits and make the first runs slow for reasons outside pfa.
+    os.sync()
     measure(["cat", str(image)], None, (0,))  # warm-up: every run then reads from page cache
     load_before = os.getloadavg()[0]
     for rep in range(repeat):

@@ -14,7 +14,7 @@ SECRET_MASK = "*" * 8  # fixed width: the real length of a secret is not disclos
 NEWLINE_MARK = "⏎"
 _ASCII_DIGITS = frozenset("0123456789")
 
-# Local part and domain as accepted by the email validator (RFC 5321 sizes, letters-only TLD).
+# Candidate address shape (RFC 5321 part sizes); the email validator adds syntax/junk checks.
 EMAIL_RE = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
 )

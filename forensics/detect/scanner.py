@@ -47,7 +47,12 @@ class DetectionError(Exception):
 
 
 def _is_wide(data: bytes) -> bool:
-    return len(data) >= 2 and len(data) % 2 == 0 and not any(data[1::2]) and data[0] != 0
+    """A match of an ``ascii wide`` string in its UTF-16LE form: every high byte is zero.
+
+    The first code unit may itself be NUL (a guard character after a string terminator, as in
+    .SHD records); an ASCII-form match can never have zeros in every odd position.
+    """
+    return len(data) >= 2 and len(data) % 2 == 0 and not any(data[1::2]) and any(data[0::2])
 
 
 class Detector:
