@@ -182,6 +182,7 @@ class Content:
     # --- small pieces -----------------------------------------------------------------------
 
     def _lorem_line(self) -> str:
+        """A filler sentence, now and then with harmless numbers."""
         rng = self.rng
         words = [rng.choice(WORDS) for _ in range(rng.randint(6, 14))]
         line = " ".join(words).capitalize() + "."
@@ -201,9 +202,11 @@ class Content:
         return bytes(row)
 
     def user(self) -> str:
+        """A user name as drivers put it in PJL headers."""
         return self.rng.choice(self.users)
 
     def ssn(self) -> str:
+        """A structurally valid SSN (the planted one 30 % of the time)."""
         rng = self.rng
         if rng.random() < 0.3:
             return secrets.SSN
@@ -211,6 +214,7 @@ class Content:
         return f"{area:03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
 
     def card(self) -> str:
+        """A Luhn-valid card number (a planted one 30 % of the time)."""
         rng = self.rng
         if rng.random() < 0.3:
             return rng.choice((secrets.CARD_VISA, secrets.CARD_MC, secrets.CARD_AMEX))
@@ -219,12 +223,14 @@ class Content:
         return luhn_complete(body)
 
     def email(self) -> str:
+        """An e-mail address (the planted one 30 % of the time)."""
         rng = self.rng
         if rng.random() < 0.3:
             return secrets.EMAIL
         return f"{rng.choice(FIRST)}.{rng.choice(LAST)}@{rng.choice(DOMAINS)}"
 
     def phone(self) -> str:
+        """A NANP phone number (the planted one 30 % of the time)."""
         rng = self.rng
         if rng.random() < 0.3:
             return secrets.PHONE
@@ -263,6 +269,7 @@ class Content:
         return rng.choice(secrets.NEGATIVES).strip() or "Password: ********"
 
     def text_lines(self, count: int) -> list[str]:
+        """``count`` filler lines, each sensitive with probability SECRET_LINE_RATE."""
         rng = self.rng
         return [
             self.sensitive_line() if rng.random() < SECRET_LINE_RATE else rng.choice(self.lines)
@@ -272,6 +279,7 @@ class Content:
     # --- documents --------------------------------------------------------------------------
 
     def pjl_header(self, job: str, user: str, language: str = "PCL") -> bytes:
+        """PJL job header, sometimes with a stored-job PIN, switching to ``language``."""
         rng = self.rng
         lines = [
             f'{UEL}@PJL JOB NAME="{job}"',
@@ -285,9 +293,11 @@ class Content:
         return text.encode("latin-1")
 
     def pjl_trailer(self, job: str) -> bytes:
+        """PCL reset plus PJL end-of-job."""
         return f'{ESC}E{UEL}@PJL EOJ NAME="{job}"\r\n{UEL}'.encode("latin-1")
 
     def pcl_text(self, lines: Sequence[str]) -> bytes:
+        """PCL text, 60 positioned lines per page."""
         out = []
         for i, line in enumerate(lines):
             row = i % 60 + 1
@@ -297,6 +307,7 @@ class Content:
         return "".join(out).encode("latin-1")
 
     def text_job(self, job: str) -> Iterator[bytes]:
+        """A PJL/PCL text job of 40-900 lines."""
         yield self.pjl_header(job, self.user())
         yield self.pcl_text(self.text_lines(self.rng.randint(40, 900)))
         yield self.pjl_trailer(job)
@@ -323,6 +334,7 @@ class Content:
             yield chunk
 
     def raster_job(self, job: str) -> Iterator[bytes]:
+        """A PJL/PCL job: a few text lines, then 64 KiB-6 MiB of raster."""
         rng = self.rng
         yield self.pjl_header(job, self.user())
         yield self.pcl_text(self.text_lines(rng.randint(3, 30)))
@@ -331,6 +343,7 @@ class Content:
         yield self.pjl_trailer(job)
 
     def postscript(self, title: str) -> Iterator[bytes]:
+        """A PJL-wrapped DSC PostScript job."""
         rng = self.rng
         head = [
             "%!PS-Adobe-3.0",
@@ -367,6 +380,7 @@ class Content:
             done += n
 
     def log(self, jobs: int) -> bytes:
+        """A job accounting log, some lines with a notification address."""
         rng = self.rng
         lines = []
         for i in range(jobs):
@@ -380,6 +394,7 @@ class Content:
         return ("\n".join(lines) + "\n").encode()
 
     def address_book(self, contacts: int) -> bytes:
+        """A scan-to-email address book export."""
         rows = ["DisplayName,Email,Phone,Department,Favorite"]
         for _ in range(contacts):
             name = f"{self.rng.choice(FIRST).title()} {self.rng.choice(LAST).title()}"
@@ -420,6 +435,7 @@ class Tree:
     bytes: int = 0
 
     def write(self, fs_path: str, chunks: Iterable[bytes] | bytes, mtime: int) -> int:
+        """Write one file from ``chunks`` (streaming) and return its size."""
         target = self.root / fs_path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         written = 0
@@ -433,6 +449,7 @@ class Tree:
         return written
 
     def dirs(self) -> list[str]:
+        """Every folder that holds a written file, as FS paths."""
         out: set[str] = set()
         for p in self.files:
             parts = p.strip("/").split("/")[:-1]
@@ -441,11 +458,13 @@ class Tree:
         return sorted(out)
 
     def pin_dir_times(self) -> None:
+        """Give every staged folder the fixed timestamp."""
         for d in sorted(self.dirs(), key=lambda p: p.count("/"), reverse=True):
             os.utime(self.root / d.lstrip("/"), (FAKE_TIME, FAKE_TIME))
 
 
 def job_time(rng: random.Random) -> int:
+    """A job's mtime: some moment in the 90 days before FAKE_TIME."""
     return FAKE_TIME - rng.randrange(90 * 86400)
 
 
@@ -818,6 +837,7 @@ def build_image(size: int, seed: int, workdir: Path) -> BuiltImage:
 
 
 def manifest(image: Path) -> Path:
+    """The JSON manifest written beside an image."""
     return image.with_suffix(".json")
 
 
@@ -922,11 +942,13 @@ def rule_args() -> list[str]:
 
 
 def pfa_command() -> list[str]:
+    """The pfa entry point of this virtualenv (``python -m forensics`` without one)."""
     exe = Path(sys.executable).parent / "pfa"
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "forensics"]
 
 
 def count_lines(path: Path) -> int:
+    """Newlines in a file, read in 1 MiB pieces."""
     with open(path, "rb") as fh:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(MIB), b""))
 
@@ -1014,12 +1036,14 @@ def parse_size(text: str) -> int:
 
 
 def size_label(size: int) -> str:
+    """'1 GiB' or '256 MiB'."""
     if size % (1024 * MIB) == 0:
         return f"{size // (1024 * MIB)} GiB"
     return f"{size // MIB} MiB"
 
 
 def machine() -> dict[str, str]:
+    """Date, CPU count and model, versions and pfa's commit, for the results header."""
     cpu = platform.processor() or platform.machine()
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
@@ -1037,14 +1061,37 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "yara": yara_version.strip(),
         "rss_source": "/usr/bin/time -v" if TIME_BIN.exists() else "os.wait4 rusage",
+        "revision": pfa_revision(),
     }
 
 
+def pfa_revision() -> str:
+    """Commit of the checkout being measured, marked when forensics/ or the rules are modified."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "forensics", "yara_rules"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} (modified)" if dirty else head
+
+
 def mb_per_s(size: int, wall: float) -> float:
+    """Throughput in MB/s (10^6 bytes)."""
     return size / 1e6 / wall if wall > 0 else float("inf")
 
 
 def output_note(key: str, entry: Run, res: ImageResult) -> str:
+    """The table's output column for one command."""
     if key == "cat":
         return "page cache warm"
     if key == "yara":
@@ -1085,7 +1132,8 @@ def results_markdown(results: list[ImageResult], info: dict[str, str], repeat: i
     """The results table, requirement checks and image notes as markdown."""
     lines = [
         f"Date: {info['date']}; machine: {info['nproc']} CPUs, {info['cpu']}; "
-        f"Linux {info['kernel']}; Python {info['python']}; yara CLI {info['yara']}.",
+        f"Linux {info['kernel']}; Python {info['python']}; yara CLI {info['yara']}; "
+        f"pfa at commit {info['revision']}.",
         f"Wall and CPU (user+sys) time: median of {repeat} interleaved runs, best wall in "
         f"brackets; peak RSS: max over runs ({info['rss_source']}). Page cache warm (one "
         "untimed `cat` first). MB/s = image bytes / 10^6 / median wall; vs yara = yara CLI "
@@ -1122,10 +1170,12 @@ def results_markdown(results: list[ImageResult], info: dict[str, str], repeat: i
 
 
 def passed(results: list[ImageResult]) -> bool:
+    """True if every requirement check passed."""
     return all(ok for res in results for ok, _ in checks(res))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Build the images, run the benchmark, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sizes",

@@ -14,22 +14,35 @@ import numpy as np
 
 UNIT = 64 * 1024  # classification unit
 MAX_CELLS = 16384  # cells in the reported map, whatever the image size
-# Shannon entropy (bits/byte) of a 64 KiB unit above which it looks like random fill or
-# ciphertext; compressed data reaches ~7.9, plain text ~4-5, code/structures 5-6.5.
-RANDOM_ENTROPY = 7.95
 
 CLASSES = ("zero", "constant", "random", "structured")
 _PRECEDENCE = {"zero": 0, "constant": 1, "random": 2, "structured": 3}
 
 
-def _entropy(rows: np.ndarray) -> np.ndarray:
-    """Entropy per row of a 2-D uint8 array."""
-    out = np.empty(rows.shape[0], dtype=np.float64)
-    for i, row in enumerate(rows):
-        counts = np.bincount(row, minlength=256)
-        p = counts[counts > 0] / row.size
-        out[i] = float(-(p * np.log2(p)).sum())
-    return out
+# Entropy is estimated from SAMPLE_SLICES slices of SAMPLE_BYTES spread over each unit: one
+# vectorised bincount for a whole chunk, instead of a histogram of every byte of every unit.
+SAMPLE_SLICES = 4
+SAMPLE_BYTES = 256
+# Expected entropy of 1 KiB of uniform random bytes is ~7.82 bits (8 - 255/(2*1024*ln 2)),
+# with a spread of a few hundredths; text is ~4-5, machine structures 1-6.5.
+SAMPLED_RANDOM_ENTROPY = 7.6
+
+
+def _entropy(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Estimated Shannon entropy (bits/byte) of rows ``which`` of a 2-D uint8 array."""
+    n, width = which.size, rows.shape[1]
+    if width >= SAMPLE_SLICES * SAMPLE_BYTES:
+        step = width // SAMPLE_SLICES
+        cols = (np.arange(SAMPLE_SLICES)[:, None] * step + np.arange(SAMPLE_BYTES)).ravel()
+        sample = rows[which[:, None], cols]  # copies only the samples, not the rows
+    else:
+        sample = rows[which]
+    keys = (np.arange(n, dtype=np.int32)[:, None] * 256 + sample).ravel()
+    counts = np.bincount(keys, minlength=n * 256).reshape(n, 256).astype(np.float64)
+    p = counts / sample.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log2(p), 0.0)
+    return -terms.sum(axis=1)
 
 
 @dataclass
@@ -75,14 +88,20 @@ class DiskMap:
     @staticmethod
     def _classify_rows(rows: np.ndarray) -> np.ndarray:
         first = rows[:, :1]
-        constant = (rows == first).all(axis=1)
+        if rows.shape[1] % 8 == 0:
+            # Compare 8 bytes at a time: a unit is constant when every 64-bit word equals the
+            # first one and that word is one repeated byte.
+            words = rows.view(np.uint64)
+            constant = (words == words[:, :1]).all(axis=1) & (rows[:, :8] == first).all(axis=1)
+        else:
+            constant = (rows == first).all(axis=1)
         result = np.full(rows.shape[0], _PRECEDENCE["structured"], dtype=np.uint8)
         result[constant] = _PRECEDENCE["constant"]
         result[constant & (first[:, 0] == 0)] = _PRECEDENCE["zero"]
         varied = np.flatnonzero(~constant)
         if varied.size:
-            entropy = _entropy(rows[varied])
-            result[varied[entropy >= RANDOM_ENTROPY]] = _PRECEDENCE["random"]
+            entropy = _entropy(rows, varied)
+            result[varied[entropy >= SAMPLED_RANDOM_ENTROPY]] = _PRECEDENCE["random"]
         return result
 
     def cells(self) -> list[tuple[int, int, str]]:

@@ -153,3 +153,24 @@ class Finding(Record):
     inode: int | None = None
     value: str | None = None  # only kept with --reveal
     context: str | None = None  # only kept with --reveal
+
+    def to_dict(self) -> dict[str, Any]:
+        # Written out rather than derived: findings are the one record made by the thousand.
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "description": self.description,
+            "value_masked": self.value_masked,
+            "value_sha256": self.value_sha256,
+            "context_masked": self.context_masked,
+            "location_class": str(self.location_class),
+            "image_offset": self.image_offset,
+            "length": self.length,
+            "encoding": self.encoding,
+            "address": {"chain": self.address.to_list(), "text": str(self.address)},
+            "path": self.path,
+            "inode": self.inode,
+            "value": self.value,
+            "context": self.context,
+        }

@@ -10,9 +10,12 @@ their fragments.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import platform
 import socket
+import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,7 +55,10 @@ OVERLAP = 4096
 # Bytes read before each chunk so that no match can begin at an artificial start of data.
 LEAD = 4096
 READ_RETRY_PIECE = 64 * 1024
-LOGICAL_CHUNK = 4 * 1024 * 1024
+MAX_CHUNKS_AWAITING_HASH = 2  # bounds memory when hashing is slower than scanning
+# How far before a fragment seam a match may start: YARA hands over at most 512 bytes of a
+# match, so 1 KiB covers every match plus its UTF-16 form.
+SEAM_REACH = 1024
 MIN_IMAGE_BYTES = 512
 # TSK's virtual entries and file-system internals: their bytes are metadata, not user content.
 _SYSTEM_PATHS = ("/$", "/lost+found")
@@ -169,10 +175,12 @@ class _ImageScan:
         self.problems: list[Problem] = []
         self.findings = 0
         self.seen: set[tuple[int, str]] = set()
-        self.fragmented: list[tuple[FileSystem, int, str, bool, tuple[ByteRun, ...], int]] = []
+        self.reread: list[_Reread] = []
         self.user_files_with_content = 0
         self.hash_complete = True
         self._reported_unreadable: set[tuple[int, int]] = set()
+        self._problem_lock = threading.Lock()
+        self._unstored_problems: list[Problem] = []
         self.residual_units = 0
 
     # --- structure --------------------------------------------------------------------------
@@ -202,6 +210,7 @@ class _ImageScan:
             self.store.add_volume(self.image_id, data)
             self._walk(fs, volume)
         self.locator.freeze()
+        self.flush_problems()
         self.store.commit()
         return layout
 
@@ -241,8 +250,17 @@ class _ImageScan:
                 and entry.kind == "file"
                 and entry.inode is not None
             ):
-                self.fragmented.append(
-                    (fs, entry.inode, entry.path, entry.allocated, entry.runs, file_id)
+                self.reread.append(
+                    _Reread(
+                        fs,
+                        entry.inode,
+                        entry.path,
+                        entry.allocated,
+                        entry.runs,
+                        file_id,
+                        entry.size,
+                        walked.resident,
+                    )
                 )
         allocation = fs.allocation_map()
         self.locator.set_allocation(volume, allocation)
@@ -283,37 +301,58 @@ class _ImageScan:
         )
         self.hash_complete = True
         self.progress.start(size, "scanning")
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pfa-io") as pool:
+        # Three single-thread stages run beside the main thread: reading ahead, hashing (FIFO,
+        # so the digests see the bytes in order) and YARA (which releases the GIL). The main
+        # thread attributes the previous chunk's hits and classifies its blocks meanwhile.
+        reader = ThreadPoolExecutor(1, thread_name_prefix="pfa-read")
+        hasher = ThreadPoolExecutor(1, thread_name_prefix="pfa-hash")
+        matcher = ThreadPoolExecutor(1, thread_name_prefix="pfa-yara")
+        hashing: deque[Future[None]] = deque()
+        try:
 
-            def submit(pos: int) -> Future[tuple[int, bytes]]:
+            def fetch(pos: int) -> Future[tuple[int, bytes]]:
                 start = max(0, pos - LEAD)
-                return pool.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
+                return reader.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
 
-            pending_read: Future[tuple[int, bytes]] | None = submit(0)
-            pending_hash: Future[None] | None = None
+            pending_read: Future[tuple[int, bytes]] | None = fetch(0)
+            previous: tuple[Future[list[Detection]], memoryview, int] | None = None
             pos = 0
             while pos < size and pending_read is not None:
                 start, buf = pending_read.result()
                 nxt = pos + chunk
-                pending_read = submit(nxt) if nxt < size else None
+                pending_read = fetch(nxt) if nxt < size else None
                 lead = pos - start
                 core = memoryview(buf)[lead : lead + min(chunk, size - pos)]
-                if pending_hash is not None:
-                    pending_hash.result()
                 if hashers:
-                    pending_hash = pool.submit(_update_hashes, hashers, core)
-                last = nxt >= size
-                for detection in self._detect(buf, start, lead, None if last else lead + len(core)):
-                    self._record(detection, self.locator.locate(detection.offset))
-                self._classify(disk_map, core, pos)
-                self.progress.advance(len(core))
+                    while len(hashing) >= MAX_CHUNKS_AWAITING_HASH:
+                        hashing.popleft().result()
+                    hashing.append(hasher.submit(_update_hashes, hashers, core))
+                accept_end = None if nxt >= size else lead + len(core)
+                matching = matcher.submit(self._detect, buf, start, lead, accept_end)
+                if previous is not None:
+                    self._finish_chunk(disk_map, *previous)
+                previous = (matching, core, pos)
                 pos = nxt
-            if pending_hash is not None:
-                pending_hash.result()
+            if previous is not None:
+                self._finish_chunk(disk_map, *previous)
+            while hashing:
+                hashing.popleft().result()
+        finally:
+            for pool in (reader, matcher, hasher):
+                pool.shutdown(wait=True, cancel_futures=True)
         self.progress.stop()
         if not hashers or not self.hash_complete:
             return {}
         return {h.name: h.hexdigest() for h in hashers}
+
+    def _finish_chunk(
+        self, disk_map: DiskMap, matching: Future[list[Detection]], core: memoryview, pos: int
+    ) -> None:
+        self._classify(disk_map, core, pos)
+        for detection in matching.result():
+            self._record(detection, self.locator.locate(detection.offset))
+        self.flush_problems()
+        self.progress.advance(len(core))
 
     def _read_tolerant(self, offset: int, size: int) -> tuple[int, bytes]:
         """Read a buffer; where the medium can't be read, substitute zeros piece by piece and
@@ -381,38 +420,41 @@ class _ImageScan:
     # --- the logical pass over fragmented files ---------------------------------------------
 
     def logical_pass(self) -> None:
-        """Re-read fragmented files so that hits spanning two fragments are not missed."""
-        for fs, inode, path, allocated, runs, file_id in self.fragmented:
-            total = sum(r.length for r in runs)
-            pos = 0
-            while pos < total:
-                start = max(0, pos - LEAD)
+        """Re-read, through the file system, only what the raw pass could not see whole.
+
+        A hit inside one fragment was found by the raw pass; a hit that spans two fragments
+        starts within SEAM_REACH bytes before a seam, so only those windows are read again.
+        Resident NTFS values are small and read whole.
+        """
+        for item in self.reread:
+            if item.resident:
+                windows = [(0, item.size)]
+            else:
+                windows = [(max(0, seam - SEAM_REACH), seam) for seam in item.seams()]
+            for accept_from, accept_to in windows:
+                start = max(0, accept_from - LEAD)
                 try:
-                    buf = fs.read_file(inode, start, pos - start + LOGICAL_CHUNK + OVERLAP)
-                except OSError as exc:
-                    self.problem(Problem("unreadable-file", f"{path}: {exc}", image_offset=None))
-                    break
-                if not buf:
-                    break
-                lead = pos - start
-                last = pos + LOGICAL_CHUNK >= total
-                accept_end = None if last else lead + LOGICAL_CHUNK
-                for detection in self._detect(buf, start, lead, accept_end):
-                    image_offset = _map_logical(runs, detection.offset)
-                    if image_offset is None or (image_offset, detection.value_sha256) in self.seen:
-                        continue
-                    base = self.locator.file_address(fs.volume, path, inode, allocated)
-                    address = base.then(
-                        step(
-                            "decoder",
-                            "logical file content (spans fragments)",
-                            file_offset=detection.offset,
-                        )
+                    buf = item.fs.read_file(
+                        item.inode, start, accept_to + SEAM_REACH + OVERLAP - start
                     )
-                    cls = LocationClass.ALLOCATED if allocated else LocationClass.DELETED
-                    location = Location(cls, address, path, inode, file_id, detection.offset)
-                    self._record(detection, location, image_offset=image_offset)
-                pos += LOGICAL_CHUNK
+                except OSError as exc:
+                    self.problem(Problem("unreadable-file", f"{item.path}: {exc}"))
+                    break
+                accept_end = min(len(buf), accept_to - start)
+                for detection in self._detect(buf, start, accept_from - start, accept_end):
+                    self._record_logical(item, detection)
+        self.flush_problems()
+
+    def _record_logical(self, item: _Reread, detection: Detection) -> None:
+        image_offset = _map_logical(item.runs, detection.offset)
+        if image_offset is None or (image_offset, detection.value_sha256) in self.seen:
+            return
+        base = self.locator.file_address(item.fs.volume, item.path, item.inode, item.allocated)
+        label = "resident value (MFT record)" if item.resident else "file content across fragments"
+        address = base.then(step("decoder", label, file_offset=detection.offset))
+        cls = LocationClass.ALLOCATED if item.allocated else LocationClass.DELETED
+        location = Location(cls, address, item.path, item.inode, item.file_id, detection.offset)
+        self._record(detection, location, image_offset=image_offset)
 
     # --- records ----------------------------------------------------------------------------
 
@@ -447,8 +489,39 @@ class _ImageScan:
         self.findings += 1
 
     def problem(self, problem: Problem) -> None:
-        self.problems.append(problem)
-        self.store.add_problem(self.image_id, problem)
+        """Record a Problem; safe from the reader and YARA threads (the store is written only
+        from the main thread, by ``flush_problems``)."""
+        with self._problem_lock:
+            self.problems.append(problem)
+            self._unstored_problems.append(problem)
+
+    def flush_problems(self) -> None:
+        with self._problem_lock:
+            pending, self._unstored_problems = self._unstored_problems, []
+        for problem in pending:
+            self.store.add_problem(self.image_id, problem)
+
+
+@dataclass(frozen=True)
+class _Reread:
+    """A file the logical pass reads again: fragmented, or resident in its MFT record."""
+
+    fs: FileSystem
+    inode: int
+    path: str
+    allocated: bool
+    runs: tuple[ByteRun, ...]
+    file_id: int
+    size: int
+    resident: bool
+
+    def seams(self) -> list[int]:
+        """File offsets where the next byte is not adjacent on the medium."""
+        return [
+            b.file_offset
+            for a, b in itertools.pairwise(self.runs)
+            if a.image_offset + a.length != b.image_offset
+        ]
 
 
 def _update_hashes(hashers: list[Any], data: memoryview) -> None:
@@ -509,6 +582,7 @@ def scan_image(
                     "error",
                 )
             )
+    scan.flush_problems()
     record = ImageRecord(
         paths=tuple(str(p) for p in image.paths),
         format=image.format,
@@ -558,6 +632,6 @@ def scan_image(
         stats={
             "user_files_with_content": scan.user_files_with_content,
             "residual_units": scan.residual_units,
-            "fragmented_files": len(scan.fragmented),
+            "reread_files": len(scan.reread),
         },
     )

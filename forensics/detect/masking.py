@@ -31,8 +31,15 @@ _SECRET_ASSIGNMENT_RE = re.compile(
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 
+# C0/C1 controls and the soft hyphen: what latin-1-decoded binary context is full of.
+_CONTROLS_RE = re.compile("[\x00-\x1f\x7f-\xa0\xad]")
+
+
 def printable(text: str) -> str:
     """``text`` with every non-printable character shown as '.'."""
+    text = _CONTROLS_RE.sub(".", text)  # the common case, in C
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else "." for ch in text)
 
 
