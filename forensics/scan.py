@@ -16,6 +16,7 @@ import platform
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ OVERLAP = 4096
 LEAD = 4096
 READ_RETRY_PIECE = 64 * 1024
 MAX_CHUNKS_AWAITING_HASH = 2  # bounds memory when hashing is slower than scanning
+CHUNKS_AHEAD = 3  # chunks matched while the file systems are walked, before attribution starts
 # How far before a fragment seam a match may start: YARA hands over at most 512 bytes of a
 # match, so 1 KiB covers every match plus its UTF-16 form.
 SEAM_REACH = 1024
@@ -286,8 +288,13 @@ class _ImageScan:
 
     # --- the streaming pass -----------------------------------------------------------------
 
-    def stream(self, disk_map: DiskMap) -> dict[str, str]:
+    def stream(
+        self, disk_map: DiskMap, prepare: Callable[[], object] | None = None
+    ) -> dict[str, str]:
         """The one sequential pass: hashes, YARA and the disk map from the same bytes.
+
+        ``prepare`` (mapping partitions and file systems) runs on the main thread while the
+        first chunks are read, hashed and matched; hits are attributed only after it.
 
         Each buffer starts LEAD bytes before its chunk and runs OVERLAP bytes past it; only
         matches that start inside the chunk itself are kept. The lead stops a rule's
@@ -315,7 +322,8 @@ class _ImageScan:
                 return reader.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
 
             pending_read: Future[tuple[int, bytes]] | None = fetch(0)
-            previous: tuple[Future[list[Detection]], memoryview, int] | None = None
+            in_flight: deque[tuple[Future[list[Detection]], memoryview, int]] = deque()
+            prepared = prepare is None
             pos = 0
             while pos < size and pending_read is not None:
                 start, buf = pending_read.result()
@@ -329,12 +337,18 @@ class _ImageScan:
                     hashing.append(hasher.submit(_update_hashes, hashers, core))
                 accept_end = None if nxt >= size else lead + len(core)
                 matching = matcher.submit(self._detect, buf, start, lead, accept_end)
-                if previous is not None:
-                    self._finish_chunk(disk_map, *previous)
-                previous = (matching, core, pos)
+                in_flight.append((matching, core, pos))
+                ready = len(in_flight) >= CHUNKS_AHEAD or pending_read is None
+                if prepare is not None and not prepared and ready:
+                    prepare()
+                    prepared = True
+                while prepared and len(in_flight) > 1:
+                    self._finish_chunk(disk_map, *in_flight.popleft())
                 pos = nxt
-            if previous is not None:
-                self._finish_chunk(disk_map, *previous)
+            if not prepared and prepare is not None:
+                prepare()
+            while in_flight:
+                self._finish_chunk(disk_map, *in_flight.popleft())
             while hashing:
                 hashing.popleft().result()
         finally:
@@ -563,9 +577,10 @@ def scan_image(
     scan = _ImageScan(image, options, store, image_id, progress or Progress())
     for problem in image.problems:
         scan.problem(problem)
-    layout = scan.map_structure()
     disk_map = DiskMap(image.size)
-    hashes = scan.stream(disk_map)
+    layouts: list[DiskLayout] = []
+    hashes = scan.stream(disk_map, prepare=lambda: layouts.append(scan.map_structure()))
+    layout = layouts[0]
     scan.logical_pass()
     verified: bool | None = None
     stored = dict(image.stored_hashes)
