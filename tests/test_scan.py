@@ -246,3 +246,41 @@ def test_e01_hash_mismatch_is_reported(built_images: dict[str, BuiltImage], tmp_
     _, report = scan(copies[0], tmp_path / "out")
     assert report["image"]["hash_verified"] is False
     assert "hash-mismatch" in {p["code"] for p in report["problems"]}
+
+
+def test_value_split_across_fragments_is_found_by_the_logical_pass(tmp_path: Path) -> None:
+    """A file whose first fragment reuses a deleted file's hole: the SSN straddles the seam."""
+    import subprocess
+
+    image = tmp_path / "frag.img"
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", str(image), "4M"], check=True)
+    payload = {
+        "a": b"a" * 3072,
+        "b": b"b" * 2048,
+        "c": b"c" * 3072,
+        "d": b"d" * 2040 + f" SSN {secrets.SSN} ".encode() + b"d" * 3000,
+    }
+    for name, data in payload.items():
+        (tmp_path / name).write_bytes(data)
+
+    def debugfs(command: str) -> str:
+        done = subprocess.run(
+            ["debugfs", "-w", "-R", command, str(image)], check=True, capture_output=True, text=True
+        )
+        return done.stdout
+
+    for name in ("a", "b", "c"):
+        debugfs(f"write {tmp_path / name} {name}")
+    debugfs("rm b")  # leaves a two-block hole that "d" fills first
+    debugfs(f"write {tmp_path / 'd'} d")
+    blocks = [int(b) for b in debugfs("blocks d").split()]
+    assert blocks[1] + 1 != blocks[2], f"d is not fragmented at its second block: {blocks}"
+    value_in_file = (
+        2045  # "d"*2040 + " SSN " → the SSN starts 5 bytes later, 3 bytes before the seam
+    )
+    _, report = scan(image, tmp_path / "out", "--reveal")
+    ssn = [f for f in report["findings"] if f["value"] == secrets.SSN]
+    assert len(ssn) == 1, report["findings"]
+    assert ssn[0]["path"] == "/d" and ssn[0]["location_class"] == "allocated"
+    assert ssn[0]["image_offset"] == blocks[1] * 1024 + (value_in_file - 1024)
+    assert "across fragments" in ssn[0]["address"]["text"]
