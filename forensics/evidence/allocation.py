@@ -89,6 +89,11 @@ def _from_bool_array(origin: int, unit: int, allocated: np.ndarray, source: str)
     return AllocationMap(origin, unit, int(allocated.size), bits, source)
 
 
+def all_allocated(origin: int, unit: int, count: int, source: str) -> AllocationMap:
+    """A map with every unit in use (file systems without free space)."""
+    return _from_bool_array(origin, unit, np.ones(count, dtype=bool), source)
+
+
 ReadFn = Callable[[int, int], bytes]  # (absolute image offset, size) -> bytes
 
 # --- ext2/3/4 (Linux kernel Documentation/filesystems/ext4/globals.rst, "Super Block") ---------

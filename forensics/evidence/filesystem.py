@@ -18,6 +18,7 @@ from construct import Bytes, Const, Int8sl, Int8ul, Int16ul, Int32ul, Struct
 
 from forensics.evidence.allocation import (
     AllocationMap,
+    all_allocated,
     bitmap_file_allocation,
     ext_allocation,
     fat_allocation,
@@ -330,6 +331,12 @@ class FileSystem:
             built, reason = safe_parse(fat_allocation, read, self.offset, self.end)
         elif kind in ("ntfs", "exfat", "hfs"):
             built, reason = self._bitmap_file_map(kind)
+        elif kind == "iso9660":
+            # ISO 9660 (ECMA-119) is written once: every sector is a descriptor, a directory,
+            # a path table or file data; there is no free space to approximate.
+            built = all_allocated(
+                self.offset, self.block_size, self.block_count, "iso9660-no-free-space"
+            )
         else:
             reason = f"no allocation bitmap reader for {kind}"
         if built is None:

@@ -166,3 +166,20 @@ def test_unknown_and_corrupt_volumes(tmp_path: Path) -> None:
     fs, problems = open_filesystem(image, TskImage(image), read_layout(image).volumes[0])
     assert fs is None and [p.code for p in problems] == ["corrupt-superblock"]
     assert "backup superblock" in problems[0].message
+
+
+def test_iso9660_has_no_free_space(tmp_path: Path) -> None:
+    tree = tmp_path / "cd"
+    tree.mkdir()
+    (tree / "JOB1.TXT").write_bytes(b"scan to CD\n")
+    image = tmp_path / "cd.iso"
+    run("genisoimage", "-quiet", "-o", str(image), str(tree))
+    fs = open_whole(image)
+    assert fs.type == "iso9660"
+    entries = {w.entry.path: w.entry for w in fs.walk()}
+    job = entries["/JOB1.TXT"]
+    data = image.read_bytes()
+    assert data[job.runs[0].image_offset : job.runs[0].image_offset + 11] == b"scan to CD\n"
+    allocation = fs.allocation_map()
+    assert allocation is not None and allocation.unallocated_units() == 0
+    assert fs.problems == []
