@@ -36,13 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from fixtures import secrets  # noqa: E402  (the repository root must be importable first)
+from fixtures import secrets, tools  # noqa: E402  (the repository root must be importable first)
+from fixtures.tools import FAKE_TIME, FixtureError, tool_env  # noqa: E402
 
 BUILD_VERSION = 1  # bump when the image recipe changes: --reuse then rebuilds
 MIB = 1 << 20
 SECTOR = 512
 BLOCK = 4096
-FAKE_TIME = 1_700_000_000  # 2023-11-14T22:13:20Z, every timestamp the tools write
 DEFAULT_SEED = 20231114
 DEFAULT_SIZES = "256M,1G"
 RULES_DIR = ROOT / "yara_rules"
@@ -51,24 +51,6 @@ TIME_BIN = Path("/usr/bin/time")
 MIN_YARA_FRACTION = 0.5
 MAX_RSS_MIB = 300.0
 
-# Pinned copy of the Debian defaults so a different /etc/mke2fs.conf cannot change the bytes.
-MKE2FS_CONF = """\
-[defaults]
-	base_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
-	default_mntopts = acl,user_xattr
-	enable_periodic_fsck = 0
-	blocksize = 4096
-	inode_size = 256
-	inode_ratio = 16384
-
-[fs_types]
-	ext3 = {
-		features = has_journal
-	}
-	ext4 = {
-		features = has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize
-	}
-"""
 
 # Share of each region that the builder fills (the rest stays zero, as on a used printer disk).
 EXT4_FILE_SHARE = 0.48  # job files written into the spool file system
@@ -107,33 +89,12 @@ class BenchError(RuntimeError):
     """A tool failed or a measurement could not be taken."""
 
 
-def tool_env(work: Path) -> dict[str, str]:
-    """Environment for the image tools: C locale, UTC, pinned clocks, pinned mke2fs.conf."""
-    conf = work / "mke2fs.conf"
-    if not conf.exists():
-        conf.write_text(MKE2FS_CONF)
-    env = dict(os.environ)
-    env.update(
-        LC_ALL="C",
-        TZ="UTC",
-        E2FSPROGS_FAKE_TIME=str(FAKE_TIME),
-        SOURCE_DATE_EPOCH=str(FAKE_TIME),
-        MTOOLS_SKIP_CHECK="1",
-        MKE2FS_CONFIG=str(conf),
-    )
-    return env
-
-
 def run(args: Sequence[str | os.PathLike[str]], work: Path, stdin: bytes | None = None) -> str:
-    """Run one tool, raise BenchError with its stderr on failure, return its stdout."""
-    argv = [os.fspath(a) for a in args]
-    if shutil.which(argv[0]) is None:
-        raise BenchError(f"required tool not found: {argv[0]}")
-    proc = subprocess.run(argv, input=stdin, capture_output=True, env=tool_env(work))
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip()
-        raise BenchError(f"{' '.join(argv)} failed ({proc.returncode}): {err}")
-    return proc.stdout.decode(errors="replace")
+    """Run one tool with the fixtures' pinned environment; BenchError with its stderr on failure."""
+    try:
+        return tools.run(args, work=work, stdin=stdin)
+    except FixtureError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def debugfs_script(fs_img: Path, commands: Sequence[str], work: Path) -> None:
