@@ -116,6 +116,7 @@ class FileSystemRecord(Record):
     files_deleted: int = 0
     deleted_with_content: int = 0
     unallocated_bytes: int | None = None
+    unallocated_runs: int | None = None  # listed one by one in the case store (byte_runs)
     slack_bytes: int = 0
 
 

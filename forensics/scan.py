@@ -267,8 +267,15 @@ class _ImageScan:
         allocation = fs.allocation_map()
         self.locator.set_allocation(volume, allocation)
         unallocated: int | None = None  # unknown without an allocation bitmap
+        unallocated_runs: int | None = None
         if allocation is not None:
-            unallocated = allocation.unallocated_units() * allocation.unit
+            # Clipped at the image end: a truncated volume's lost blocks are not "free space".
+            unallocated = unallocated_runs = 0
+            for run in allocation.unallocated_runs(clip_end=fs.end):
+                if run.length:
+                    self.store.add_byte_run(self.image_id, volume.index, "unallocated", run)
+                    unallocated += run.length
+                    unallocated_runs += 1
         for problem in fs.problems:
             self.problem(problem)
         fs_record = FileSystemRecord(
@@ -282,6 +289,7 @@ class _ImageScan:
             files_deleted=deleted,
             deleted_with_content=deleted_content,
             unallocated_bytes=unallocated,
+            unallocated_runs=unallocated_runs,
             slack_bytes=slack_bytes,
         )
         self.store.add_filesystem(self.image_id, fs_record.to_dict())

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from forensics.records import FileEntry, Finding, Problem
+from forensics.records import ByteRun, FileEntry, Finding, Problem
 
 SCHEMA_VERSION = 1
 
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS findings (
     finding_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, rule TEXT, category TEXT,
     severity TEXT, location_class TEXT, image_offset INTEGER, value_sha256 TEXT,
     file_id INTEGER, data TEXT);
+CREATE TABLE IF NOT EXISTS byte_runs (
+    image_id INTEGER REFERENCES images, volume_idx INTEGER, kind TEXT, img_offset INTEGER,
+    length INTEGER);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, code TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS findings_by_image ON findings (image_id, image_offset);
@@ -168,6 +171,13 @@ class CaseStore:
                 file_id,
                 _json(finding.to_dict()),
             ),
+        )
+
+    def add_byte_run(self, image_id: int, volume_index: int, kind: str, run: ByteRun) -> None:
+        """A run of the medium worth listing, e.g. each unallocated run of a file system."""
+        self.db.execute(
+            "INSERT INTO byte_runs VALUES (?, ?, ?, ?, ?)",
+            (image_id, volume_index, kind, run.image_offset, run.length),
         )
 
     def add_problem(self, image_id: int, problem: Problem) -> None:

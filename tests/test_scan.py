@@ -284,3 +284,21 @@ def test_value_split_across_fragments_is_found_by_the_logical_pass(tmp_path: Pat
     assert ssn[0]["path"] == "/d" and ssn[0]["location_class"] == "allocated"
     assert ssn[0]["image_offset"] == blocks[1] * 1024 + (value_in_file - 1024)
     assert "across fragments" in ssn[0]["address"]["text"]
+
+
+def test_unallocated_runs_are_listed_in_the_case_store(
+    built_images: dict[str, BuiltImage], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    built = built_images["ext4_unallocated"]
+    _, report = scan(built.path, tmp_path / "out")
+    (fs,) = report["filesystems"]
+    db = sqlite3.connect(tmp_path / "out" / "case.sqlite")
+    runs = db.execute(
+        "SELECT img_offset, length FROM byte_runs WHERE kind = 'unallocated'"
+    ).fetchall()
+    assert len(runs) == fs["unallocated_runs"] > 0
+    assert sum(length for _, length in runs) == fs["unallocated_bytes"]
+    marking = next(p for p in built.planted if p.location_class == "unallocated")
+    assert any(start <= marking.image_offset < start + length for start, length in runs)
