@@ -31,7 +31,7 @@ from forensics.detect.rules import load_rules
 from forensics.errors import InputError
 from forensics.evidence.disk import read_layout
 from forensics.evidence.filesystem import open_filesystem
-from forensics.evidence.image import TskImage, iter_chunks, open_image
+from forensics.evidence.image import TskImage, format_size, iter_chunks, open_image
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
 from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
@@ -160,15 +160,6 @@ def _configure_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     import json
 
@@ -215,7 +206,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
     console.print(
-        f"[bold]{info['paths'][0]}[/]  {image.format}  {_human(image.size)} ({image.size} bytes)"
+        f"[bold]{info['paths'][0]}[/]  {image.format}  {format_size(image.size)} ({image.size} bytes)"
     )
     console.print(f"partition scheme: {layout.scheme}")
     table = Table(title="volumes")
@@ -227,7 +218,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
             row["kind"],
             row.get("slot") or "",
             str(row["offset"]),
-            _human(row["length"]),
+            format_size(row["length"]),
             row.get("description") or row.get("type_code") or "",
             row.get("filesystem") or "",
         )
