@@ -9,7 +9,10 @@ file system's allocation bitmap (free → unallocated, in use → file-system me
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
 
 from forensics.evidence.address import EvidenceAddress, Step, step
 from forensics.evidence.allocation import AllocationMap
@@ -29,44 +32,43 @@ class Location:
     file_offset: int | None = None  # offset of the byte inside the file (data or slack)
 
 
-@dataclass
 class _Layer:
-    """Byte ranges that may overlap; lookup returns the covering range with the greatest start."""
+    """Byte ranges that may overlap; lookup returns the covering range with the greatest start.
 
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    payload: list[tuple[int, int]] = field(
-        default_factory=list
-    )  # (file index, file offset at start)
-    _max_end: list[int] = field(default_factory=list)
-    _pending: list[tuple[int, int, int, int]] = field(default_factory=list)
+    Ranges are collected in compact ``array('q')`` columns and frozen into sorted numpy arrays:
+    32 bytes a run, so a heavily fragmented file system does not blow the memory bound.
+    """
+
+    def __init__(self) -> None:
+        self._columns = tuple(array("q") for _ in range(4))  # start, end, file index, offset
+        self.starts = np.zeros(0, dtype=np.int64)
+        self.ends = self.starts
+        self.files = self.starts
+        self.offsets = self.starts
+        self._max_end = self.starts
 
     def add(self, start: int, length: int, file_index: int, file_offset: int) -> None:
         if length > 0:
-            self._pending.append((start, start + length, file_index, file_offset))
+            for column, value in zip(
+                self._columns, (start, start + length, file_index, file_offset), strict=True
+            ):
+                column.append(value)
 
     def freeze(self) -> None:
-        self._pending.sort(key=lambda r: r[0])
-        self.starts = [r[0] for r in self._pending]
-        self.ends = [r[1] for r in self._pending]
-        self.payload = [(r[2], r[3]) for r in self._pending]
-        running = 0
-        self._max_end = []
-        for end in self.ends:
-            running = max(running, end)
-            self._max_end.append(running)
-        self._pending = []
+        starts, ends, files, offsets = (np.frombuffer(c, dtype=np.int64) for c in self._columns)
+        order = np.argsort(starts, kind="stable")
+        self.starts, self.ends = starts[order], ends[order]
+        self.files, self.offsets = files[order], offsets[order]
+        self._max_end = np.maximum.accumulate(self.ends) if self.ends.size else self.ends
+        self._columns = tuple(array("q") for _ in range(4))
 
     def find(self, offset: int) -> tuple[int, int] | None:
-        i = bisect.bisect_right(self.starts, offset) - 1
-        best: tuple[int, int] | None = None
+        i = int(np.searchsorted(self.starts, offset, side="right")) - 1
         while i >= 0 and self._max_end[i] > offset:
             if self.ends[i] > offset:
-                file_index, file_offset = self.payload[i]
-                best = (file_index, file_offset + offset - self.starts[i])
-                break
+                return int(self.files[i]), int(self.offsets[i]) + offset - int(self.starts[i])
             i -= 1
-        return best
+        return None
 
 
 @dataclass(frozen=True)
