@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -34,7 +36,7 @@ from forensics.evidence.filesystem import open_filesystem
 from forensics.evidence.image import TskImage, format_size, iter_chunks, open_image
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
-from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
+from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
 from forensics.store import CaseStore
 
 log = logging.getLogger("forensics")
@@ -161,8 +163,6 @@ def _configure_logging(debug: bool) -> None:
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
-    import json
-
     with open_image(args.image) as image:
         layout = read_layout(image)
         tsk_image = TskImage(image)
@@ -271,11 +271,13 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         report_path = output / "report.json"
         summary = write_report(store, run, result.image_id, report_path, args.reveal)
         if not args.quiet:
-            _print_summary(console, store, result, summary, report_path)
+            _print_summary(console, result, summary, report_path)
     return result.verdict.exit_code
 
 
-def _print_summary(console: Console, store: CaseStore, result, summary, report_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(
+    console: Console, result: ScanResult, summary: dict[str, Any], report_path: Path
+) -> None:
     table = Table(title=f"findings in {result.image.paths[0]}")
     classes = ["allocated", "deleted", "slack", "unallocated", "unpartitioned", "raw"]
     table.add_column("category")
