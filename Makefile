@@ -42,6 +42,7 @@ demo: setup
 lint: venv
 	$(VENV)/bin/ruff check forensics tests fixtures bench
 	$(VENV)/bin/ruff format --check forensics tests fixtures bench
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff check --fix forensics tests fixtures bench

@@ -22,6 +22,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -77,7 +78,7 @@ class _RichProgress(ProgressSink):
             transient=True,
             disable=not console.is_terminal,
         )
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def start(self, total: int, label: str) -> None:
         self._bar.start()
@@ -189,7 +190,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
                 bar.advance(len(data))
             bar.stop()
             hashes = {h.name: h.hexdigest() for h in hashers}
-        info = {
+        info: dict[str, Any] = {
             "paths": [str(p) for p in image.paths],
             "format": image.format,
             "size": image.size,

@@ -585,9 +585,9 @@ def _build(image: Image, table: _Table) -> DiskLayout:
         regions.append((cursor, 0, size - cursor, None))
 
     volumes: list[Volume] = []
-    for offset, _order, length, part in regions:
+    for offset, _order, length, region in regions:
         index = len(volumes)
-        if part is None:
+        if region is None:
             volumes.append(
                 Volume(
                     index, "gap", table.scheme, offset, length, length, description="unpartitioned"
@@ -599,13 +599,13 @@ def _build(image: Image, table: _Table) -> DiskLayout:
                     index,
                     "partition",
                     table.scheme,
-                    part.offset,
+                    region.offset,
                     length,
-                    part.declared_length,
-                    slot=part.slot,
-                    type_code=part.type_code,
-                    description=part.description,
-                    name=part.name,
+                    region.declared_length,
+                    slot=region.slot,
+                    type_code=region.type_code,
+                    description=region.description,
+                    name=region.name,
                 )
             )
     return DiskLayout(table.scheme, tuple(volumes), tuple(problems))
@@ -620,9 +620,16 @@ def read_layout(image: Image) -> DiskLayout:
     mbr = _parse(MbrSector, sector)
     has_signature = mbr is not None and mbr.signature == MBR_SIGNATURE
     is_boot_sector = has_signature and _looks_like_boot_sector(sector)
-    mbr_ok = has_signature and not is_boot_sector and _mbr_entries_sane(list(mbr.entries))
-    protective = mbr_ok and any(
-        e.type == GPT_PROTECTIVE and e.num_sectors != 0 for e in mbr.entries
+    mbr_ok = (
+        mbr is not None
+        and has_signature
+        and not is_boot_sector
+        and _mbr_entries_sane(list(mbr.entries))
+    )
+    protective = (
+        mbr is not None
+        and mbr_ok
+        and any(e.type == GPT_PROTECTIVE and e.num_sectors != 0 for e in mbr.entries)
     )
 
     if protective or not mbr_ok:
