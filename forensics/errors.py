@@ -10,5 +10,10 @@ class InputError(Exception):
     """
 
 
-class ImageReadError(InputError):
-    """The image could not be read at an offset (I/O error, missing E01 chunk)."""
+class ImageReadError(InputError, OSError):
+    """The image could not be read at an offset (I/O error, missing E01 chunk).
+
+    An OSError too, so that code reading file-system structures treats an unreadable sector
+    like any other damage (a Problem, the scan goes on); only when the image cannot be opened
+    at all does it reach the user as an input error.
+    """

@@ -31,7 +31,7 @@ from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.diskmap import CLASSES, UNIT, DiskMap
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
-from forensics.evidence.disk import DiskLayout, Volume, read_layout
+from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
 from forensics.evidence.filesystem import FileSystem, open_filesystem
 from forensics.evidence.image import Image, TskImage, open_image
 from forensics.evidence.locate import Location, Locator
@@ -180,7 +180,7 @@ class _ImageScan:
         self.reread: list[_Reread] = []
         self.user_files_with_content = 0
         self.hash_complete = True
-        self._reported_unreadable: set[tuple[int, int]] = set()
+        self._unreadable_pieces: set[int] = set()
         self._problem_lock = threading.Lock()
         self._unstored_problems: list[Problem] = []
         self.residual_units = 0
@@ -188,7 +188,18 @@ class _ImageScan:
     # --- structure --------------------------------------------------------------------------
 
     def map_structure(self) -> DiskLayout:
-        layout = read_layout(self.image)
+        try:
+            layout = read_layout(self.image)
+        except ImageReadError as exc:
+            self.problem(
+                Problem(
+                    "unreadable-partition-table",
+                    f"{exc}; the image is scanned whole",
+                    "error",
+                    image_offset=0,
+                )
+            )
+            layout = whole_image_layout(self.image)
         for problem in layout.problems:
             self.problem(problem)
         tsk_image = TskImage(self.image)
@@ -384,27 +395,28 @@ class _ImageScan:
         except ImageReadError:
             log.debug("read error at %d; retrying in pieces", offset, exc_info=True)
         pieces: list[bytes] = []
-        bad_start: int | None = None
         end = min(self.image.size, offset + size)
-        for piece in range(offset, end, READ_RETRY_PIECE):
-            length = min(READ_RETRY_PIECE, end - piece)
+        # Pieces aligned on absolute READ_RETRY_PIECE boundaries, so that the lead and overlap of
+        # neighbouring buffers meet the same bad pieces and each is reported once.
+        piece = offset
+        while piece < end:
+            piece_end = min(end, (piece // READ_RETRY_PIECE + 1) * READ_RETRY_PIECE)
             try:
-                pieces.append(self.image.read(piece, length))
-                if bad_start is not None:
-                    self._unreadable(bad_start, piece)
-                    bad_start = None
+                pieces.append(self.image.read(piece, piece_end - piece))
             except ImageReadError:
-                pieces.append(bytes(length))
-                bad_start = piece if bad_start is None else bad_start
-        if bad_start is not None:
-            self._unreadable(bad_start, end)
+                pieces.append(bytes(piece_end - piece))
+                self._unreadable(piece // READ_RETRY_PIECE)
+            piece = piece_end
         return offset, b"".join(pieces)
 
-    def _unreadable(self, start: int, end: int) -> None:
-        if (start, end) in self._reported_unreadable:
-            return  # the lead/overlap of the next buffer re-reads the same bytes
-        self._reported_unreadable.add((start, end))
+    def _unreadable(self, piece_index: int) -> None:
+        with self._problem_lock:
+            if piece_index in self._unreadable_pieces:
+                return
+            self._unreadable_pieces.add(piece_index)
         self.hash_complete = False
+        start = piece_index * READ_RETRY_PIECE
+        end = min(self.image.size, start + READ_RETRY_PIECE)
         self.problem(
             Problem(
                 "unreadable-range",
@@ -415,12 +427,26 @@ class _ImageScan:
         )
 
     def _detect(
-        self, buf: bytes, base: int, accept_start: int, accept_end: int | None
+        self,
+        buf: bytes,
+        base: int,
+        accept_start: int,
+        accept_end: int | None,
+        where: str | None = None,
     ) -> list[Detection]:
+        """YARA + validators on one buffer; a failure becomes a Problem.
+
+        ``where`` names a file for buffers of logical file content (``base`` is then a file
+        offset, not an image offset).
+        """
         try:
             return self.detector.scan(buf, base, accept_start=accept_start, accept_end=accept_end)
         except DetectionError as exc:
-            self.problem(Problem("detection-error", str(exc), "error", image_offset=base))
+            if where is None:
+                problem = Problem("detection-error", str(exc), "error", image_offset=base)
+            else:
+                problem = Problem("detection-error", f"{where}: {exc}", "error")
+            self.problem(problem)
             return []
 
     def _classify(self, disk_map: DiskMap, core: memoryview, pos: int) -> None:
@@ -463,7 +489,8 @@ class _ImageScan:
                     self.problem(Problem("unreadable-file", f"{item.path}: {exc}"))
                     break
                 accept_end = min(len(buf), accept_to - start)
-                for detection in self._detect(buf, start, accept_from - start, accept_end):
+                detections = self._detect(buf, start, accept_from - start, accept_end, item.path)
+                for detection in detections:
                     self._record_logical(item, detection)
         self.flush_problems()
 

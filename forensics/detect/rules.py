@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import site
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,10 @@ log = logging.getLogger(__name__)
 # A source checkout keeps the rules at the top of the tree; an installed package carries a copy
 # under <prefix>/share/printer-forensics/yara_rules (pyproject data-files).
 SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "yara_rules"
-_INSTALLED_RULES = Path(sys.prefix) / "share" / "printer-forensics" / "yara_rules"
+_INSTALLED_RULES = tuple(
+    Path(base) / "share" / "printer-forensics" / "yara_rules"
+    for base in (sys.prefix, site.getuserbase())  # a --user install puts data under ~/.local
+)
 RULE_SUFFIXES = (".yar", ".yara")
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -35,7 +39,10 @@ class RuleSet:
 
 def shipped_rules_dir() -> Path:
     """The ``yara_rules/`` folder of a source checkout, or the copy installed with the package."""
-    return SHIPPED_RULES if SHIPPED_RULES.is_dir() else _INSTALLED_RULES
+    for candidate in (SHIPPED_RULES, *_INSTALLED_RULES):
+        if candidate.is_dir():
+            return candidate
+    return SHIPPED_RULES  # missing: load_rules names it in a clear error
 
 
 def _rule_files(folder: Path) -> list[Path]:

@@ -538,6 +538,11 @@ def _whole(image: Image, problems: list[Problem]) -> DiskLayout:
     return DiskLayout("none", volumes, tuple(problems))
 
 
+def whole_image_layout(image: Image) -> DiskLayout:
+    """The layout of an image read without a partition table: one volume, the whole image."""
+    return _whole(image, [])
+
+
 def _build(image: Image, table: _Table) -> DiskLayout:
     """Clip partitions to the image, report overlaps, and fill the gaps."""
     problems = list(table.problems)

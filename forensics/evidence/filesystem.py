@@ -486,10 +486,21 @@ def open_filesystem(
     """
     if volume.length < 512:
         return None, []
+    errors_before = tsk_image.read_errors
     try:
         fs = pytsk3.FS_Info(tsk_image, offset=volume.offset)
     except (OSError, RuntimeError) as exc:
         log.debug("pytsk3 could not open volume %d", volume.index, exc_info=True)
+        if tsk_image.read_errors > errors_before:
+            return None, [
+                Problem(
+                    "unreadable-filesystem",
+                    f"volume {volume.index} at offset {volume.offset}: the file system could not "
+                    "be read (unreadable sectors); scanned as raw bytes",
+                    "error",
+                    image_offset=volume.offset,
+                )
+            ]
         return None, [_unopenable(image, volume, str(exc))]
     opened = FileSystem(image, tsk_image, volume, fs)
     problems: list[Problem] = []
@@ -509,11 +520,19 @@ def open_filesystem(
     return opened, problems
 
 
+def _read_or_nothing(image: Image, offset: int, size: int) -> bytes:
+    """Bytes for a best-effort look (signatures): an unreadable sector reads as nothing."""
+    try:
+        return image.read(offset, size)
+    except OSError:
+        return b""
+
+
 def _unopenable(image: Image, volume: Volume, reason: str) -> Problem:
-    head = image.read(volume.offset, 4096)
+    head = _read_or_nothing(image, volume.offset, 4096)
     names = [name for off, magic, name in _FS_SIGNATURES if head[off : off + len(magic)] == magic]
     if not names and volume.length > 32769 + 5:
-        iso = image.read(volume.offset + 32769, 5)
+        iso = _read_or_nothing(image, volume.offset + 32769, 5)
         names = ["iso9660"] if iso == b"CD001" else []
     backup = _ext_backup_superblock(image, volume)
     code = "unknown-filesystem"
@@ -560,6 +579,6 @@ def _ext_backup_superblock(image: Image, volume: Volume) -> int | None:
         offset = volume.offset + (first_data_block + block_size * 8) * block_size
         if offset + 1024 > volume.offset + volume.length:
             continue
-        if image.read(offset + 56, 2) == b"\x53\xef":
+        if _read_or_nothing(image, offset + 56, 2) == b"\x53\xef":
             return offset
     return None

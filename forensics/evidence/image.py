@@ -598,10 +598,17 @@ class TskImage(pytsk3.Img_Info):  # type: ignore[misc]
 
     def __init__(self, image: Image) -> None:
         self._image = image
+        # pytsk3 turns an exception raised here into a RuntimeError and loses its type: keep
+        # a count so callers can tell unreadable media from a damaged file system.
+        self.read_errors = 0
         pytsk3.Img_Info.__init__(self, url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
     def read(self, offset: int, size: int) -> bytes:
-        data = self._image.read(offset, size)
+        try:
+            data = self._image.read(offset, size)
+        except ImageReadError:
+            self.read_errors += 1
+            raise
         if len(data) < size:
             data += b"\x00" * (size - len(data))
         return data
