@@ -11,8 +11,10 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,14 @@ from rich.table import Table
 
 from forensics import __version__
 from forensics.detect.rules import load_rules
+from forensics.detect.scanner import Detector
 from forensics.errors import InputError
 from forensics.evidence.disk import read_layout
 from forensics.evidence.filesystem import open_filesystem
-from forensics.evidence.image import TskImage, format_size, iter_chunks, open_image
+from forensics.evidence.image import TskImage, format_size, is_container, iter_chunks, open_image
+from forensics.formats.base import MAX_PARSE_BYTES
+from forensics.loose import LooseResult, looks_like_job_file, scan_loose
+from forensics.records import ByteRun
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
 from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
@@ -152,6 +158,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-hash", action="store_true", help="do not compute MD5/SHA-1/SHA-256 of the media"
     )
     scan.add_argument("-q", "--quiet", action="store_true", help="no summary table")
+
+    def case_target(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "target",
+            type=Path,
+            help="an image (scanned now, into a temporary case) or the output folder / "
+            "case.sqlite of an earlier pfa scan",
+        )
+        command.add_argument(
+            "--rules",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="extra YARA rules when TARGET is an image (as for scan)",
+        )
+        command.add_argument(
+            "--reveal", action="store_true", help="unmasked PINs and values (for the examiner only)"
+        )
+
+    jobs = sub.add_parser(
+        "jobs",
+        help="list the print/scan/fax jobs recovered from an image",
+        description="A table of recovered jobs: id, time, user, host, document, format chain, "
+        "pages, location class and findings in the job.",
+    )
+    case_target(jobs)
+    jobs.add_argument("--json", action="store_true", help="print the job records as JSON")
+
+    extract = sub.add_parser(
+        "extract",
+        help="write one job's raw bytes, decoded text and metadata to a folder",
+        description="Write a job's raw bytes (.bin), its decoded text (.txt) and its metadata "
+        "(.json) to DIR; file names are made safe whatever the evidence calls the job.",
+    )
+    case_target(extract)
+    extract.add_argument("--job", required=True, metavar="ID", help="job id, as listed by pfa jobs")
+    extract.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     return parser
 
 
@@ -237,12 +281,22 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
-    output: Path = args.output
+def _run_scan(
+    image_path: Path,
+    output: Path,
+    rules_dirs: list[Path],
+    reveal: bool,
+    hashes: bool,
+    argv: Sequence[str],
+) -> tuple[CaseStore, dict[str, Any], ScanResult | LooseResult]:
+    """Scan one image into ``output``/case.sqlite; the caller closes the returned store."""
     if output.exists() and not output.is_dir():
         raise InputError(f"output {output} exists and is not a folder")
-    rules = load_rules(list(args.rules))
-    image = open_evidence(args.image)
+    rules = load_rules(rules_dirs)
+    loose = image_path.is_dir() or (
+        image_path.is_file() and not is_container(image_path) and looks_like_job_file(image_path)
+    )
+    image = None if loose else open_evidence(image_path)
     output.mkdir(parents=True, exist_ok=True)
     db_path = output / "case.sqlite"
     # A previous run's outputs must not survive next to this run's (e.g. after an interruption).
@@ -253,33 +307,187 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         output / "report.json",
     ):
         stale.unlink(missing_ok=True)
-    command_line = shlex.join(["pfa", *argv])
-    started = utc_now()
-    run = run_record(command_line, rules, started)
-    run["options"] = {"reveal": args.reveal, "hashes": not args.no_hash}
-    with CaseStore(db_path) as store:
+    run = run_record(shlex.join(["pfa", *argv]), rules, utc_now())
+    run["options"] = {"reveal": reveal, "hashes": hashes}
+    store = CaseStore(db_path)
+    try:
         run_id = store.start_run(run)
-        progress = _RichProgress(Console(stderr=True))
-        with image:
-            result = scan_image(
-                image,
-                ScanOptions(rules=rules, reveal=args.reveal, compute_hashes=not args.no_hash),
-                store,
-                run_id,
-                progress,
-            )
+        result: ScanResult | LooseResult
+        if image is None:
+            result = scan_loose(image_path, Detector(rules), store, run_id, reveal)
+        else:
+            with image:
+                result = scan_image(
+                    image,
+                    ScanOptions(rules=rules, reveal=reveal, compute_hashes=hashes),
+                    store,
+                    run_id,
+                    _RichProgress(Console(stderr=True)),
+                )
         store.finish_run(run_id, result.finished)
-        report_path = output / "report.json"
+    except BaseException:
+        store.close()
+        raise
+    return store, run, result
+
+
+def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    store, run, result = _run_scan(
+        args.image, args.output, list(args.rules), args.reveal, not args.no_hash, argv
+    )
+    with store:
+        report_path = args.output / "report.json"
         summary = write_report(store, run, result.image_id, report_path, args.reveal)
         if not args.quiet:
-            _print_summary(console, result, summary, report_path)
+            _print_summary(console, store.image(result.image_id), summary, report_path)
     return result.verdict.exit_code
 
 
+def _open_case(args: argparse.Namespace, argv: Sequence[str], work: Path) -> tuple[CaseStore, int]:
+    """A case store for ``args.target``: an existing scan (folder or case.sqlite) or a new scan
+    of an image into ``work``. Returns the store and the image id (the latest scanned)."""
+    target: Path = args.target
+    db = target / "case.sqlite" if target.is_dir() else target
+    if db.suffix == ".sqlite" and db.is_file():
+        store = CaseStore(db)
+    elif target.is_dir():
+        raise InputError(f"{target} is a folder without a case.sqlite (scan it first: pfa scan)")
+    else:
+        store, _, _ = _run_scan(target, work, list(args.rules), args.reveal, False, argv)
+    row = store.db.execute("SELECT MAX(image_id) FROM images WHERE verdict IS NOT NULL").fetchone()
+    if row is None or row[0] is None:
+        store.close()
+        raise InputError(f"{db} holds no finished scan")
+    return store, int(row[0])
+
+
+def cmd_jobs(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="pfa-jobs-") as work:
+        store, image_id = _open_case(args, argv, Path(work))
+        with store:
+            jobs = list(store.jobs(image_id))
+    if args.json:
+        print(json.dumps(jobs, indent=2, sort_keys=True, ensure_ascii=False))
+        return 0
+    table = Table(title=f"jobs ({len(jobs)})")
+    for col in (
+        "id",
+        "time (UTC)",
+        "user",
+        "host",
+        "document",
+        "format",
+        "pages",
+        "class",
+        "findings",
+    ):
+        table.add_column(col, overflow="fold")
+    for job in jobs:
+        meta = job["metadata"]
+        when = meta.get("submitted") or meta.get("created") or meta.get("completed") or ""
+        document = meta.get("document_name") or meta.get("job_name") or ""
+        table.add_row(
+            job["job_id"],
+            when,
+            meta.get("user") or "",
+            meta.get("host") or "",
+            document,
+            ">".join(job["format_chain"]),
+            "" if job["pages"] is None else str(job["pages"]),
+            job["location_class"],
+            str(job["findings"]),
+        )
+    console.print(table)
+    return 0
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str, limit: int = 100) -> str:
+    """A file name from evidence made harmless: no separators, no '..', no controls, bounded."""
+    cleaned = _UNSAFE_NAME.sub("_", name).strip("._") or "unnamed"
+    return cleaned[:limit]
+
+
+def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    output: Path = args.output
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output {output} exists and is not a folder")
+    with tempfile.TemporaryDirectory(prefix="pfa-extract-") as work:
+        store, image_id = _open_case(args, argv, Path(work))
+        with store:
+            job = store.job(image_id, args.job)
+            if job is None:
+                raise InputError(f"no job {args.job} in this case (list them with: pfa jobs)")
+            texts = store.job_texts(image_id, args.job)
+            image_path = store.db.execute(
+                "SELECT path FROM images WHERE image_id = ?", (image_id,)
+            ).fetchone()[0]
+            file_row = store.db.execute(
+                "SELECT files.data FROM jobs JOIN files ON files.file_id = jobs.file_id"
+                " WHERE jobs.image_id = ? AND jobs.job_id = ?",
+                (image_id, args.job),
+            ).fetchone()
+    output.mkdir(parents=True, exist_ok=True)
+    meta = job["metadata"]
+    stem = safe_name(
+        f"{job['job_id']}-{meta.get('document_name') or meta.get('job_name') or job['format']}"
+    )
+    raw = _job_bytes(Path(image_path), job, json.loads(file_row[0]) if file_row else None)
+    written: list[Path] = []
+    if raw is not None:
+        written.append(output / f"{stem}.{safe_name(job['format'], 16)}.bin")
+        written[-1].write_bytes(raw)
+    text_path = output / f"{stem}.txt"
+    text_path.write_text(
+        "".join(f"=== {name} ===\n{text}\n" for name, text in texts), encoding="utf-8"
+    )
+    written.append(text_path)
+    meta_path = output / f"{stem}.json"
+    meta_path.write_text(
+        json.dumps(job, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8"
+    )
+    written.append(meta_path)
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def _job_bytes(
+    image_path: Path, job: dict[str, Any], file_entry: dict[str, Any] | None
+) -> bytes | None:
+    """The job's own bytes from the image: the slice of its file it was parsed from."""
+    if file_entry is None or not file_entry.get("runs"):
+        return None
+    runs = [ByteRun(r["image_offset"], r["length"], r["file_offset"]) for r in file_entry["runs"]]
+    size = min(int(file_entry["size"]), MAX_PARSE_BYTES)
+    with open_image(image_path) as image:
+        data = b"".join(
+            image.read(r.image_offset, max(0, min(r.length, size - r.file_offset)))
+            for r in runs
+            if r.file_offset < size
+        )
+    if job.get("parent_job_id") is None:
+        return data
+    if job.get("image_offset") is not None and job.get("length"):
+        start = image_offset_to_file(runs, int(job["image_offset"]))
+        if start is not None:
+            return data[start : start + int(job["length"])]
+    return None
+
+
+def image_offset_to_file(runs: list[ByteRun], image_offset: int) -> int | None:
+    for run in runs:
+        if run.image_offset <= image_offset < run.image_offset + run.length:
+            return run.file_offset + image_offset - run.image_offset
+    return None
+
+
 def _print_summary(
-    console: Console, result: ScanResult, summary: dict[str, Any], report_path: Path
+    console: Console, image: dict[str, Any], summary: dict[str, Any], report_path: Path
 ) -> None:
-    table = Table(title=f"findings in {result.image.paths[0]}")
+    table = Table(title=f"findings in {image['paths'][0]}")
     classes = ["allocated", "deleted", "slack", "unallocated", "unpartitioned", "raw"]
     table.add_column("category")
     for cls in classes:
@@ -291,16 +499,23 @@ def _print_summary(
     if not summary["findings_by_category_and_location"]:
         table.add_row("(none)", *[""] * len(classes), "0")
     console.print(table)
+    if summary["jobs_by_format_and_location"]:
+        jobs_table = Table(title=f"jobs ({summary['jobs']})")
+        jobs_table.add_column("format")
+        for cls in classes:
+            jobs_table.add_column(cls, justify="right")
+        for fmt, per_class in sorted(summary["jobs_by_format_and_location"].items()):
+            jobs_table.add_row(fmt, *[str(per_class.get(c, 0) or "") for c in classes])
+        console.print(jobs_table)
     console.print(
         f"files: {summary['files']} ({summary['files_deleted']} deleted)   "
         f"problems: {summary['problems']}   report: {report_path}"
     )
-    for name, value in result.image.hashes.items():
+    for name, value in image["hashes"].items():
         console.print(f"{name:7s} {value}")
-    colour = {"sensitive": "red", "residual-data": "yellow"}.get(str(result.verdict), "green")
-    console.print(
-        f"verdict: [bold {colour}]{result.verdict}[/]  ({'; '.join(result.verdict_reasons)})"
-    )
+    verdict, reasons = image["verdict"], image["verdict_reasons"]
+    colour = {"sensitive": "red", "residual-data": "yellow"}.get(verdict, "green")
+    console.print(f"verdict: [bold {colour}]{verdict}[/]  ({'; '.join(reasons)})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -312,6 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "info":
             return cmd_info(args, console)
+        if args.command == "jobs":
+            return cmd_jobs(args, console, argv)
+        if args.command == "extract":
+            return cmd_extract(args, console, argv)
         return cmd_scan(args, console, argv)
     except InputError as exc:
         print(f"pfa: error: {exc}", file=sys.stderr)

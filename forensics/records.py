@@ -154,6 +154,8 @@ class Finding(Record):
     inode: int | None = None
     value: str | None = None  # only kept with --reveal
     context: str | None = None  # only kept with --reveal
+    job_id: str | None = None  # set when the hit is in a job's decoded content
+    stream_offset: int | None = None  # offset in the decoded stream (or loose file)
 
     def to_dict(self) -> dict[str, Any]:
         # Written out rather than derived: findings are the one record made by the thousand.
@@ -174,4 +176,33 @@ class Finding(Record):
             "inode": self.inode,
             "value": self.value,
             "context": self.context,
+            "job_id": self.job_id,
+            "stream_offset": self.stream_offset,
         }
+
+
+@dataclass(frozen=True)
+class Job(Record):
+    """A print, scan or fax job (or device artefact) recovered from the evidence."""
+
+    job_id: str  # stable: derived from the evidence address
+    format: str  # this object's format (registry name)
+    format_chain: tuple[str, ...]  # outermost first, e.g. ("pjl", "pclxl")
+    location_class: LocationClass
+    address: EvidenceAddress
+    path: str | None
+    inode: int | None
+    image_offset: int | None  # first byte of the job in the image, where contiguous
+    length: int | None
+    sha256: str | None  # of the job's bytes as parsed
+    metadata: dict[str, Any]
+    pages: int | None
+    page_refs: tuple[dict[str, Any], ...]
+    texts: tuple[
+        dict[str, Any], ...
+    ]  # name, characters, heuristic (the text itself is in the store)
+    complete: bool
+    notes: tuple[str, ...]
+    parent_job_id: str | None = None
+    paired_with: tuple[str, ...] = ()
+    findings: int = 0

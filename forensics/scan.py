@@ -32,9 +32,18 @@ from forensics.diskmap import CLASSES, UNIT, DiskMap
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
-from forensics.evidence.filesystem import FileSystem, open_filesystem
+from forensics.evidence.filesystem import FileSystem, WalkedFile, open_filesystem
 from forensics.evidence.image import Image, TskImage, open_image
 from forensics.evidence.locate import Location, Locator
+from forensics.formats.base import MAX_PARSE_BYTES, candidates
+from forensics.jobs import (
+    SNIFF_BYTES,
+    Extracted,
+    JobExtractor,
+    JobSource,
+    pair_jobs,
+    record_extracted,
+)
 from forensics.records import (
     ByteRun,
     FileSystemRecord,
@@ -178,6 +187,8 @@ class _ImageScan:
         self.findings = 0
         self.seen: set[tuple[int, str]] = set()
         self.reread: list[_Reread] = []
+        self.job_files: list[tuple[FileSystem, WalkedFile, int]] = []
+        self.jobs = 0
         self.user_files_with_content = 0
         self.hash_complete = True
         self._unreadable_pieces: set[int] = set()
@@ -256,6 +267,7 @@ class _ImageScan:
                 and _is_user_file(entry.path)
             ):
                 self.user_files_with_content += 1
+                self._sniff(fs, walked, file_id)
             # Re-read logically: fragmented files (hits across fragments) and resident NTFS
             # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
             if (
@@ -304,6 +316,81 @@ class _ImageScan:
             slack_bytes=slack_bytes,
         )
         self.store.add_filesystem(self.image_id, fs_record.to_dict())
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _sniff(self, fs: FileSystem, walked: WalkedFile, file_id: int) -> None:
+        """Remember files whose first bytes look like a job format (read once, here)."""
+        entry = walked.entry
+        try:
+            head = self._read_file(fs, walked, 0, SNIFF_BYTES)
+        except OSError:
+            return
+        name = entry.path.rsplit("/", 1)[-1]
+        if head and candidates(head, name):
+            self.job_files.append((fs, walked, file_id))
+
+    def _read_file(self, fs: FileSystem, walked: WalkedFile, offset: int, size: int) -> bytes:
+        """File content through its runs (deleted files too), or through TSK for resident data."""
+        entry = walked.entry
+        size = max(0, min(size, entry.size - offset))
+        if not entry.runs or walked.resident:
+            if entry.inode is None:
+                return b""
+            return fs.read_file(entry.inode, offset, size)
+        parts: list[bytes] = []
+        for run in entry.runs:
+            lo = max(offset, run.file_offset)
+            hi = min(offset + size, run.file_offset + run.length)
+            if lo < hi:
+                parts.append(self.image.read(run.image_offset + lo - run.file_offset, hi - lo))
+        return b"".join(parts)
+
+    def job_pass(self) -> None:
+        """Parse every file that looks like a job; scan the decoded text."""
+        extractor = JobExtractor(self.detector, self.options.reveal)
+        pair_keys: dict[str, str] = {}
+        for fs, walked, file_id in self.job_files:
+            entry = walked.entry
+            try:
+                data = self._read_file(fs, walked, 0, MAX_PARSE_BYTES)
+            except OSError as exc:
+                self.problem(Problem("unreadable-file", f"{entry.path}: {exc}"))
+                continue
+            cls = LocationClass.ALLOCATED if entry.allocated else LocationClass.DELETED
+            source = JobSource(
+                data=data,
+                address=self.locator.file_address(
+                    fs.volume, entry.path, entry.inode, entry.allocated
+                ),
+                location_class=cls,
+                name=entry.path.rsplit("/", 1)[-1],
+                path=entry.path,
+                inode=entry.inode,
+                file_id=file_id,
+                runs=entry.runs,
+                truncated=entry.size > MAX_PARSE_BYTES,
+            )
+            self._store_extracted(extractor.extract(source), file_id, pair_keys)
+        self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
+        self.flush_problems()
+
+    def _store_extracted(
+        self, extracted: Extracted, file_id: int | None, pair_keys: dict[str, str]
+    ) -> None:
+        raw: list[str] = []
+        if file_id is not None:
+            rows = self.store.db.execute(
+                "SELECT value_sha256 FROM findings WHERE image_id = ? AND file_id = ? AND job_id IS NULL",
+                (self.image_id, file_id),
+            )
+            raw = [str(value) for (value,) in rows]
+        findings, jobs = record_extracted(
+            self.store, self.image_id, extracted, file_id, set(raw), len(raw)
+        )
+        self.findings += findings
+        self.jobs += jobs
+        pair_keys.update(extracted.pair_keys)
 
     # --- the streaming pass -----------------------------------------------------------------
 
@@ -617,6 +704,7 @@ def scan_image(
     hashes = scan.stream(disk_map, prepare=lambda: layouts.append(scan.map_structure()))
     layout = layouts[0]
     scan.logical_pass()
+    scan.job_pass()
     verified: bool | None = None
     stored = dict(image.stored_hashes)
     if hashes and stored:
@@ -683,5 +771,6 @@ def scan_image(
             "user_files_with_content": scan.user_files_with_content,
             "residual_units": scan.residual_units,
             "reread_files": len(scan.reread),
+            "jobs": scan.jobs,
         },
     )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from forensics.records import ByteRun, FileEntry, Finding, Problem
+from forensics.records import ByteRun, FileEntry, Finding, Job, Problem
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +36,12 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS findings (
     finding_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, rule TEXT, category TEXT,
     severity TEXT, location_class TEXT, image_offset INTEGER, value_sha256 TEXT,
-    file_id INTEGER, data TEXT);
+    file_id INTEGER, job_id TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT, image_id INTEGER REFERENCES images, format TEXT, location_class TEXT,
+    path TEXT, file_id INTEGER, parent_job_id TEXT, data TEXT, PRIMARY KEY (image_id, job_id));
+CREATE TABLE IF NOT EXISTS job_texts (
+    image_id INTEGER, job_id TEXT, seq INTEGER, name TEXT, text TEXT);
 CREATE TABLE IF NOT EXISTS byte_runs (
     image_id INTEGER REFERENCES images, volume_idx INTEGER, kind TEXT, img_offset INTEGER,
     length INTEGER);
@@ -159,7 +164,7 @@ class CaseStore:
     def add_finding(self, image_id: int, finding: Finding, file_id: int | None) -> None:
         self.db.execute(
             "INSERT INTO findings (image_id, rule, category, severity, location_class, image_offset,"
-            " value_sha256, file_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " value_sha256, file_id, job_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 image_id,
                 finding.rule,
@@ -169,6 +174,7 @@ class CaseStore:
                 finding.image_offset,
                 finding.value_sha256,
                 file_id,
+                finding.job_id,
                 _json(finding.to_dict()),
             ),
         )
@@ -179,6 +185,66 @@ class CaseStore:
             "INSERT INTO byte_runs VALUES (?, ?, ?, ?, ?)",
             (image_id, volume_index, kind, run.image_offset, run.length),
         )
+
+    def add_job(
+        self, image_id: int, job: Job, file_id: int | None, texts: list[tuple[str, str]]
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.job_id,
+                image_id,
+                job.format,
+                str(job.location_class),
+                job.path,
+                file_id,
+                job.parent_job_id,
+                _json(job.to_dict()),
+            ),
+        )
+        self.db.executemany(
+            "INSERT INTO job_texts VALUES (?, ?, ?, ?, ?)",
+            [(image_id, job.job_id, seq, name, text) for seq, (name, text) in enumerate(texts)],
+        )
+
+    def set_job_pairs(self, image_id: int, pairs: dict[str, tuple[str, ...]]) -> None:
+        for job_id, others in pairs.items():
+            row = self.db.execute(
+                "SELECT data FROM jobs WHERE image_id = ? AND job_id = ?", (image_id, job_id)
+            ).fetchone()
+            if row is None:
+                continue
+            data = json.loads(row[0])
+            data["paired_with"] = list(others)
+            self.db.execute(
+                "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
+                (_json(data), image_id, job_id),
+            )
+
+    def jobs(self, image_id: int) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT data FROM jobs WHERE image_id = ? ORDER BY rowid", (image_id,))
+
+    def job(self, image_id: int, job_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT data FROM jobs WHERE image_id = ? AND job_id = ?", (image_id, job_id)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def job_texts(self, image_id: int, job_id: str) -> list[tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT name, text FROM job_texts WHERE image_id = ? AND job_id = ? ORDER BY seq",
+            (image_id, job_id),
+        )
+        return [(str(name), str(text)) for name, text in rows]
+
+    def job_summary(self, image_id: int) -> list[tuple[str, str, int]]:
+        """(format, location class, count) of top-level jobs."""
+        rows = self.db.execute(
+            "SELECT format, location_class, COUNT(*) FROM jobs WHERE image_id = ?"
+            " AND parent_job_id IS NULL GROUP BY format, location_class ORDER BY format",
+            (image_id,),
+        )
+        return [(str(a), str(b), int(c)) for a, b, c in rows]
 
     def add_problem(self, image_id: int, problem: Problem) -> None:
         self.db.execute(
@@ -194,6 +260,10 @@ class CaseStore:
     def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute(sql, args):
             yield json.loads(data)
+
+    def image(self, image_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT data FROM images WHERE image_id = ?", (image_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
 
     def volumes(self, image_id: int) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT data FROM volumes WHERE image_id = ? ORDER BY idx", (image_id,))
@@ -215,7 +285,7 @@ class CaseStore:
         )
 
     def count(self, table: str, image_id: int, where: str = "", args: tuple[Any, ...] = ()) -> int:
-        if table not in {"files", "findings", "problems", "volumes"}:
+        if table not in {"files", "findings", "problems", "volumes", "jobs"}:
             raise ValueError(table)
         sql = f"SELECT COUNT(*) FROM {table} WHERE image_id = ?" + (
             f" AND {where}" if where else ""

@@ -63,8 +63,21 @@ def test_missing_image(tmp_path: Path) -> None:
     assert_one_line_error(pfa("info", str(tmp_path / "nope.dd")), "no such file")
 
 
-def test_directory_is_not_an_image(tmp_path: Path) -> None:
-    assert_one_line_error(pfa("scan", str(tmp_path), "-o", str(tmp_path / "o")), "directory")
+def test_a_folder_is_a_logical_acquisition(tmp_path: Path) -> None:
+    spool = tmp_path / "PRINTERS"
+    (spool / "sub").mkdir(parents=True)
+    (spool / "sub" / "notes.txt").write_text("Employee SSN 219-09-9999\n")
+    (spool / "empty.dat").write_bytes(b"")
+    done = pfa("scan", str(spool), "-o", str(tmp_path / "o"), "-q", "--reveal")
+    assert done.returncode == 1, done.stderr
+    import json
+
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["image"]["format"] == "folder"
+    (finding,) = report["findings"]
+    assert finding["path"] == "/sub/notes.txt" and finding["stream_offset"] == 13
+    assert finding["image_offset"] is None
+    assert finding["address"]["text"].endswith("PRINTERS > /sub/notes.txt > stream@0xd+11")
 
 
 def test_empty_and_tiny_files(tmp_path: Path) -> None:

@@ -575,6 +575,18 @@ def open_image(path: str | os.PathLike[str]) -> Image:
     return RawImage(p)
 
 
+def is_container(path: Path) -> bool:
+    """True for an E01 (or L01) segment or the first segment of a split raw image."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    if head in (EWF1_SIGNATURE, EWF2_SIGNATURE, LEF1_SIGNATURE, LEF2_SIGNATURE):
+        return True
+    return _collect_split(path) is not None
+
+
 def iter_chunks(
     image: Image, chunk_size: int, start: int = 0, end: int | None = None
 ) -> Iterator[tuple[int, bytes]]:

@@ -53,7 +53,12 @@ def write_report(
         by_category[category] += count
         by_location[location] += count
         by_both.setdefault(category, {})[location] = count
+    jobs_by_format: dict[str, dict[str, int]] = {}
+    for fmt, location, count in store.job_summary(image_id):
+        jobs_by_format.setdefault(fmt, {})[location] = count
     summary = {
+        "jobs": store.count("jobs", image_id),
+        "jobs_by_format_and_location": jobs_by_format,
         "findings": sum(by_category.values()),
         "findings_by_category": dict(by_category),
         "findings_by_location_class": dict(by_location),
@@ -82,6 +87,7 @@ def write_report(
             out.write(f"  {json.dumps(key)}: {_dump(value)},\n")
         _write_array(out, "volumes", store.volumes(image_id))
         _write_array(out, "filesystems", store.filesystems(image_id))
+        _write_array(out, "jobs", store.jobs(image_id))
         _write_array(out, "findings", store.findings(image_id))
         _write_array(out, "problems", store.problems(image_id))
         out.write(f'  "disk_map": {_dump(disk_map)}\n')

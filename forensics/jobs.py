@@ -1,0 +1,343 @@
+"""Turn bytes into Job records: identify by signature, parse, recurse into payloads, scan text.
+
+The evidence layer hands over one object at a time (a file's content, a loose file) with its
+evidence address; this module never opens an image. Each parsed object becomes a Job; its
+embedded payloads (a PJL job's PCL XL, a PDF's streams) are identified and parsed in turn, up to
+``MAX_DEPTH``; every decoded text is scanned by the same YARA rules and validators as raw bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from forensics.detect.scanner import DetectionError, Detector
+from forensics.evidence.address import EvidenceAddress, step
+from forensics.formats.base import (
+    MAX_DEPTH,
+    MAX_EMBEDDED,
+    MAX_PARSE_BYTES,
+    MAX_TEXT_CHARS,
+    FormatParser,
+    NotThisFormat,
+    PageRef,
+    ParseContext,
+    ParsedJob,
+    candidates,
+)
+from forensics.records import ByteRun, Finding, Job, LocationClass
+from forensics.store import CaseStore
+
+log = logging.getLogger(__name__)
+
+SNIFF_BYTES = 4096
+MAX_JOBS_PER_OBJECT = 1024  # a hostile container cannot make a million jobs
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """One object to identify: its bytes (bounded), where they came from, and how to map
+    offsets in them back to the image (``runs``; empty for loose files or decoded data)."""
+
+    data: bytes
+    address: EvidenceAddress
+    location_class: LocationClass
+    name: str | None = None  # file name, for formats recognised by name (cNNNNN, cfA…)
+    path: str | None = None
+    inode: int | None = None
+    file_id: int | None = None
+    runs: tuple[ByteRun, ...] = ()
+    truncated: bool = False  # the object was larger than MAX_PARSE_BYTES
+
+
+@dataclass
+class Extracted:
+    """Jobs from one source, with the findings in their decoded text and their texts."""
+
+    jobs: list[Job] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    texts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # job id → (name, text)
+    pair_keys: dict[str, str] = field(default_factory=dict)  # job id → pair key
+
+
+def image_offset_of(runs: tuple[ByteRun, ...], offset: int) -> int | None:
+    """Image offset of byte ``offset`` of a file laid out in ``runs``."""
+    for run in runs:
+        if run.file_offset <= offset < run.file_offset + run.length:
+            return run.image_offset + offset - run.file_offset
+    return None
+
+
+def job_id_for(address: EvidenceAddress) -> str:
+    """Stable id: the same evidence gives the same id on every run."""
+    return "J" + hashlib.sha256(str(address).encode("utf-8")).hexdigest()[:12]
+
+
+def identify(
+    data: bytes, name: str | None, hint: str | None = None
+) -> Iterator[type[FormatParser]]:
+    """Formats to try, the hinted one first."""
+    head = data[:SNIFF_BYTES]
+    found = candidates(head, name)
+    if hint and hint in FormatParser.registry:
+        hinted = FormatParser.registry[hint]
+        yield hinted
+        found = [cls for cls in found if cls is not hinted]
+    yield from found
+
+
+def parse_object(
+    data: bytes, name: str | None, depth: int, hint: str | None = None
+) -> ParsedJob | None:
+    """The first format that accepts ``data``; None when nothing does."""
+    ctx = ParseContext(name=name, depth=depth)
+    for cls in identify(data, name, hint):
+        try:
+            return cls().parse(data, ctx)
+        except NotThisFormat:
+            continue
+        except Exception:
+            log.debug("%s parser failed on %s", cls.name, name, exc_info=True)
+            return ParsedJob(
+                format=cls.name, complete=False, notes=[f"{cls.name} parser failed; see --debug"]
+            )
+    return None
+
+
+class JobExtractor:
+    """Extracts jobs from sources and scans their decoded text."""
+
+    def __init__(self, detector: Detector, reveal: bool):
+        self.detector = detector
+        self.reveal = reveal
+
+    def extract(self, source: JobSource) -> Extracted:
+        out = Extracted()
+        parsed = parse_object(source.data, source.name, 0)
+        if parsed is None:
+            return out
+        if source.truncated:
+            parsed.complete = False
+            parsed.notes.append(f"only the first {MAX_PARSE_BYTES} bytes were parsed")
+        self._add(
+            out, source, parsed, source.data, 0, len(source.data), source.address, (), None, 0
+        )
+        return out
+
+    def _add(
+        self,
+        out: Extracted,
+        source: JobSource,
+        parsed: ParsedJob,
+        data: bytes,
+        offset: int,
+        length: int,
+        address: EvidenceAddress,
+        chain: tuple[str, ...],
+        parent: str | None,
+        depth: int,
+    ) -> None:
+        if len(out.jobs) >= MAX_JOBS_PER_OBJECT:
+            return
+        chain = (*chain, parsed.format)
+        job_address = address.then(step("decoder", f"{parsed.format} job", format=parsed.format))
+        job_id = job_id_for(job_address)
+        # Image offset of the job's first byte: exact while the bytes are a slice of the file.
+        image_offset = image_offset_of(source.runs, offset) if source.runs else None
+        texts: list[tuple[str, str]] = []
+        budget = MAX_TEXT_CHARS
+        for decoded in parsed.texts:
+            if budget <= 0:
+                parsed.notes.append("decoded text cap reached")
+                parsed.complete = False
+                break
+            text = decoded.text[:budget]
+            budget -= len(text)
+            label = f"{decoded.name} (heuristic)" if decoded.heuristic else decoded.name
+            texts.append((label, text))
+        findings = 0
+        for label, text in texts:
+            findings += self._scan_text(out, source, job_id, job_address, label, text)
+        meta = parsed.metadata.to_dict(reveal=self.reveal)
+        job = Job(
+            job_id=job_id,
+            format=parsed.format,
+            format_chain=chain,
+            location_class=source.location_class,
+            address=job_address,
+            path=source.path,
+            inode=source.inode,
+            image_offset=image_offset,
+            length=parsed.length if parsed.length is not None else length,
+            sha256=hashlib.sha256(data[offset : offset + length]).hexdigest()
+            if depth == 0
+            else None,
+            metadata=meta,
+            pages=parsed.metadata.pages
+            if parsed.metadata.pages is not None
+            else (len(parsed.pages) or None),
+            page_refs=tuple(_page_dict(p) for p in parsed.pages),
+            texts=tuple({"name": label, "characters": len(text)} for label, text in texts),
+            complete=parsed.complete,
+            notes=tuple(parsed.notes),
+            parent_job_id=parent,
+            findings=findings,
+        )
+        out.jobs.append(job)
+        out.texts[job_id] = texts
+        pair_key = parsed.pair_key or (pair_key_from_name(source.name) if depth == 0 else None)
+        if pair_key:
+            out.pair_keys[job_id] = pair_key
+        if depth + 1 > MAX_DEPTH:
+            return
+        for index, embedded in enumerate(parsed.embedded[:MAX_EMBEDDED]):
+            if embedded.data is not None:
+                child_data, child_offset, child_length = embedded.data, 0, len(embedded.data)
+                child_source = JobSource(
+                    data=embedded.data,
+                    address=source.address,
+                    location_class=source.location_class,
+                    path=source.path,
+                    inode=source.inode,
+                    file_id=source.file_id,
+                )
+            else:
+                start = max(0, min(offset + embedded.offset, len(data)))
+                end = max(start, min(start + embedded.length, len(data)))
+                child_data, child_offset, child_length = data, start, end - start
+                child_source = source
+            payload = child_data[child_offset : child_offset + child_length]
+            child = parse_object(payload, None, depth + 1, embedded.format_hint)
+            if child is None:
+                continue
+            child_address = job_address.then(
+                step("decoder", embedded.name or f"payload {index + 1}", offset=embedded.offset)
+            )
+            self._add(
+                out,
+                child_source,
+                child,
+                child_data,
+                child_offset,
+                child_length,
+                child_address,
+                chain,
+                job_id,
+                depth + 1,
+            )
+
+    def _scan_text(
+        self,
+        out: Extracted,
+        source: JobSource,
+        job_id: str,
+        job_address: EvidenceAddress,
+        label: str,
+        text: str,
+    ) -> int:
+        data = text.encode("utf-8", errors="replace")
+        try:
+            detections = self.detector.scan(data)
+        except DetectionError:
+            log.debug("YARA failed on decoded text of %s", job_id, exc_info=True)
+            return 0
+        stream = job_address.then(step("decoder", label, stream="decoded-text"))
+        for d in detections:
+            out.findings.append(
+                Finding(
+                    rule=d.rule,
+                    category=d.category,
+                    severity=d.severity,
+                    description=d.description,
+                    value_masked=d.value_masked,
+                    value_sha256=d.value_sha256,
+                    context_masked=d.context_masked,
+                    location_class=source.location_class,
+                    image_offset=None,
+                    length=d.length,
+                    encoding="utf-8" if d.encoding == "ascii" else d.encoding,
+                    address=stream.at(None, d.length, stream_offset=d.offset),
+                    path=source.path,
+                    inode=source.inode,
+                    value=d.value if self.reveal else None,
+                    context=d.context if self.reveal else None,
+                    job_id=job_id,
+                    stream_offset=d.offset,
+                )
+            )
+        return len(detections)
+
+
+def record_extracted(
+    store: CaseStore,
+    image_id: int,
+    extracted: Extracted,
+    file_id: int | None,
+    raw_values: set[str],
+    raw_count: int,
+) -> tuple[int, int]:
+    """Store one source's jobs and decoded-text findings; return (findings, jobs) added.
+
+    A value the raw pass already found in the same file (plain ASCII in a PJL/PCL job) is not
+    reported again from the decoded text: the raw finding has the exact offset. Raw findings
+    of the file count towards its top-level job's findings.
+    """
+    added = 0
+    decoded_per_job: dict[str, int] = defaultdict(int)
+    for finding in extracted.findings:
+        if finding.value_sha256 in raw_values:
+            continue
+        store.add_finding(image_id, finding, file_id)
+        added += 1
+        if finding.job_id is not None:
+            decoded_per_job[finding.job_id] += 1
+    for job in extracted.jobs:
+        count = decoded_per_job[job.job_id] + (raw_count if job.parent_job_id is None else 0)
+        store.add_job(
+            image_id,
+            dataclasses.replace(job, findings=count),
+            file_id,
+            extracted.texts.get(job.job_id, []),
+        )
+    return added, len(extracted.jobs)
+
+
+def pair_jobs(pair_keys: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Job id → the ids of the other halves of the same job (SHD↔SPL, CUPS c↔d, LPD cf↔df)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for job_id, key in pair_keys.items():
+        groups[key].append(job_id)
+    return {
+        job_id: tuple(other for other in members if other != job_id)
+        for members in groups.values()
+        if len(members) > 1
+        for job_id in members
+    }
+
+
+def _page_dict(page: PageRef) -> dict[str, object]:
+    return {k: v for k, v in dataclasses.asdict(page).items() if v is not None}
+
+
+# Spool file names that tie a data file to its control/shadow file.
+_PAIR_NAMES = (
+    (re.compile(r"^[cd](\d{5,})(?:-\d{3})?$"), "cups:{0}"),  # CUPS c00017 / d00017-001
+    (re.compile(r"^[cd]fA(\d{3})(.+)$"), "lpd:{0}{1}"),  # RFC 1179 cfA017host / dfA017host
+    (re.compile(r"^(\d{5})\.(?:SHD|SPL)$", re.IGNORECASE), "winspool:{0}"),  # 00002.SHD / .SPL
+)
+
+
+def pair_key_from_name(name: str | None) -> str | None:
+    """The pairing key a spool file's name implies, if any."""
+    if not name:
+        return None
+    for pattern, template in _PAIR_NAMES:
+        match = pattern.match(name)
+        if match:
+            return template.format(*match.groups())
+    return None
