@@ -1,0 +1,768 @@
+"""HP PCL 5: escape-sequence tokenizer, page text in reading order, raster pages, HP-GL/2 labels.
+
+Reference: HP "PCL 5 Printer Language Technical Reference Manual" (bpl13210), cited as "PCL5 TRM".
+A PCL 5 stream is printable data interleaved with escape sequences (PCL5 TRM ch. 2, "PCL Command
+Syntax"): two-character ``ESC X`` commands (X in 48–126) and parameterised ``ESC ! g # p … T``
+commands, where ``!`` is a parameterised character (33–47), ``g`` a group character (96–126),
+``#`` a signed decimal value, ``p`` lower-case parameter characters that continue a combined
+command and ``T`` an upper-case termination character (64–94). Commands ending in ``W`` (and
+``ESC*b#V``, ``ESC&p#X``) are followed by ``#`` bytes of binary data, which are skipped by their
+length (and read as text for transparent print data). Cursor moves become spaces and line breaks
+so that typeset output (``groff -Tlj4``: one positioning command per word or kern) reads as words
+and lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+
+from forensics.formats.base import (
+    MAX_PARSE_BYTES,
+    MAX_TEXT_CHARS,
+    DecodedText,
+    FormatParser,
+    JobMetadata,
+    NotThisFormat,
+    PageRef,
+    ParseContext,
+    ParsedJob,
+)
+
+log = logging.getLogger(__name__)
+
+ESC = 0x1B
+UEL = b"\x1b%-12345X"  # PJL TRM ch. 4: ends the PCL context
+SNIFF_WINDOW = 64  # bytes in which a plausible command sequence must appear (sniff)
+PARSE_PROBE = 4096  # parse(): bytes in which at least one valid escape sequence must appear
+MAX_COMBINED = 64  # parameters in one combined escape sequence
+MAX_VALUE_CHARS = 32  # characters of one value field
+MAX_PAGES = 100_000  # PageRefs kept (pages beyond are counted only)
+MAX_FONT_NAMES = 32
+MAX_META_CHARS = 1024
+
+# PCL5 TRM ch. 2: parameterised characters, group/parameter characters, termination characters.
+PARAMETERISED = range(0x21, 0x30)
+GROUP_OR_PARAMETER = range(0x60, 0x7F)
+TERMINATION = range(0x40, 0x5F)
+TWO_CHARACTER = range(0x30, 0x7F)
+
+# Printable bytes between commands (PCL5 TRM ch. 2 "text parsing method" 0: one byte a character;
+# 0x80–0xFF print in 8-bit symbol sets). ESC and the other C0 controls end a run.
+TEXT_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
+VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
+
+# Symbol sets (PCL5 TRM Appendix "Symbol Set Tables"; "ESC(#X" where # and X form the ID, e.g.
+# 8U = Roman-8) → Python codecs for the high half. Unknown sets are read as Latin-1.
+SYMBOL_SET_CODECS: dict[str, str] = {
+    "0U": "ascii",
+    "8U": "hp_roman8",
+    "10U": "cp437",  # PC-8
+    "12U": "cp850",  # PC-850
+    "0N": "latin-1",  # ISO 8859-1 Latin 1
+    "2N": "iso8859-2",
+    "5N": "iso8859-9",
+    "9N": "iso8859-15",
+    "19U": "cp1252",  # Windows 3.1 Latin 1
+    "9E": "cp1250",  # Windows 3.1 Latin 2
+    "18N": "utf-16-be",  # Unicode (only meaningful with text parsing method 83/21)
+}
+
+# PCL5 TRM ch. 5 "Page Size" (ESC&l#A) values.
+PAGE_SIZES: dict[int, str] = {
+    1: "executive",
+    2: "letter",
+    3: "legal",
+    6: "ledger",
+    25: "a5",
+    26: "a4",
+    27: "a3",
+    45: "jis-b5",
+    46: "jis-b4",
+    71: "hagaki",
+    72: "oufuku-hagaki",
+    80: "monarch-envelope",
+    81: "com10-envelope",
+    90: "dl-envelope",
+    91: "c5-envelope",
+    100: "b5-envelope",
+    101: "custom",
+}
+ORIENTATIONS = {0: "portrait", 1: "landscape", 2: "reverse portrait", 3: "reverse landscape"}
+DUPLEX = {0: "simplex", 1: "duplex long edge", 2: "duplex short edge"}
+SIMPLE_COLOR = {-4: "kcmy", -3: "cmy", 1: "monochrome", 3: "rgb"}  # ESC*r#U (PCL5 Color TRM)
+
+# HP-GL/2 instructions that put marks on the page (HP-GL/2 Reference, "Vector Group",
+# "Polygon Group", "Character Group").
+HPGL_MARKING = frozenset(
+    (
+        "PD",
+        "PE",
+        "LB",
+        "RA",
+        "RR",
+        "EA",
+        "ER",
+        "WG",
+        "EW",
+        "CI",
+        "AA",
+        "AR",
+        "AT",
+        "RT",
+        "BZ",
+        "BR",
+        "FP",
+        "EP",
+        "PM",
+        "SR",
+    )
+)
+HPGL_PARAMETERS = re.compile(rb"[0-9+\-., \t\r\n]*")
+ETX = 0x03  # HP-GL/2 default label terminator (DT instruction)
+
+
+def clean(value: str | None, limit: int = MAX_META_CHARS) -> str | None:
+    if value is None:
+        return None
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", value).strip()[:limit].strip()
+    return text or None
+
+
+@dataclass
+class Command:
+    """One command of an escape sequence: ``ESC & l 0 O`` → ('&', 'l', 'O', '0')."""
+
+    parameterised: str
+    group: str
+    letter: str  # upper-cased parameter / termination character
+    value: str  # as written, sign included
+    offset: int
+
+    @property
+    def number(self) -> float:
+        try:
+            return float(self.value) if self.value not in ("", "+", "-", ".") else 0.0
+        except ValueError:
+            return 0.0
+
+    @property
+    def relative(self) -> bool:
+        return self.value[:1] in ("+", "-")
+
+
+def _parse_sequence(data: bytes, pos: int) -> tuple[list[tuple[Command, bool]], int] | None:
+    """Commands of the parameterised sequence at ``data[pos] == ESC`` and the offset after its
+    last parameter; each command is paired with "carries data" resolved by the caller. Returns
+    None when the bytes are not a well-formed sequence. Data commands stop the scan: the caller
+    skips their data and calls ``_continue_sequence``."""
+    if pos + 2 >= len(data) or data[pos + 1] not in PARAMETERISED:
+        return None
+    parameterised = chr(data[pos + 1])
+    cursor = pos + 2
+    group = ""
+    if data[cursor] in GROUP_OR_PARAMETER:
+        group = chr(data[cursor])
+        cursor += 1
+    return _continue_sequence(data, cursor, parameterised, group, pos)
+
+
+def _continue_sequence(
+    data: bytes, cursor: int, parameterised: str, group: str, start: int
+) -> tuple[list[tuple[Command, bool]], int] | None:
+    commands: list[tuple[Command, bool]] = []
+    for _ in range(MAX_COMBINED):
+        match = VALUE.match(data, cursor, min(len(data), cursor + MAX_VALUE_CHARS))
+        value_end = match.end() if match else cursor
+        if value_end >= len(data):
+            return None if not commands else (commands, cursor)
+        char = data[value_end]
+        value = data[cursor:value_end].decode("ascii")
+        if char in TERMINATION:
+            command = Command(parameterised, group, chr(char), value, start)
+            commands.append((command, False))
+            return commands, value_end + 1
+        if char in GROUP_OR_PARAMETER:
+            command = Command(parameterised, group, chr(char).upper(), value, start)
+            commands.append((command, True))  # True: a lower-case parameter, more may follow
+            cursor = value_end + 1
+            if carries_data(command):
+                return commands, cursor
+            continue
+        return None if not commands else (commands, value_end)
+    return commands, cursor
+
+
+def carries_data(command: Command) -> bool:
+    """PCL5 TRM: the W termination marks "# bytes of data follow" (raster rows ESC*b#W, font
+    headers ESC)s#W, characters ESC(s#W, patterns ESC*c#W, CID ESC*v#W, symbol sets ESC(f#W,
+    alphanumeric IDs ESC&n#W, …); ESC*b#V carries a raster plane, ESC&p#X transparent data."""
+    if command.letter == "W" and command.group:
+        return True
+    key = (command.parameterised, command.group, command.letter)
+    return key in (("*", "b", "V"), ("&", "p", "X"))
+
+
+@dataclass
+class TextLayout:
+    """Rebuilds reading order from printed characters and cursor moves (positions in inches)."""
+
+    limit: int
+    parts: list[str] = field(default_factory=list)
+    chars: int = 0
+    x: float = 0.0
+    y: float = 0.0
+    point_size: float = 12.0  # PCL5 TRM default font: Courier 12 pt, 10 pitch
+    pitch: float | None = 10.0  # characters per inch for fixed-pitch fonts, None proportional
+    line_has_text: bool = False
+    pending_space: bool = False
+    full: bool = False
+    run_chars: int = 0  # characters printed since the last cursor move
+
+    @property
+    def em(self) -> float:
+        return self.point_size / 72.0
+
+    def _emit(self, text: str) -> None:
+        if self.full:
+            return
+        room = self.limit - self.chars
+        if len(text) > room:
+            text = text[: max(room, 0)]
+            self.full = True
+        self.parts.append(text)
+        self.chars += len(text)
+
+    def text(self, text: str) -> None:
+        for char in text:
+            if char == " ":
+                if self.line_has_text:
+                    self.pending_space = True
+                self.x += self.advance(char)
+                continue
+            if self.pending_space:
+                self._emit(" ")
+                self.pending_space = False
+            self._emit(char)
+            self.line_has_text = True
+            self.run_chars += 1
+            self.x += self.advance(char)
+
+    def advance(self, char: str) -> float:
+        if self.pitch:
+            return 1.0 / self.pitch
+        return self.em * (0.25 if char == " " else 0.5)  # average widths of proportional faces
+
+    def newline(self, hard: bool = False) -> None:
+        if self.line_has_text or hard:
+            self._emit("\n")
+        self.line_has_text = False
+        self.pending_space = False
+
+    def page_break(self) -> None:
+        self.newline()
+        if self.chars and not (self.parts and self.parts[-1].endswith("\n\n")):
+            self._emit("\n")
+        self.x = self.y = 0.0
+
+    def move(
+        self, x: float | None = None, y: float | None = None, dx: float = 0.0, dy: float = 0.0
+    ) -> None:
+        """Absolute (x, y) and/or relative (dx, dy) moves, in inches."""
+        run_chars, self.run_chars = self.run_chars, 0
+        new_y = (self.y if y is None else y) + dy
+        if abs(new_y - self.y) > 0.4 * self.em:
+            self.newline()
+            self.y = new_y
+            self.x = (self.x if x is None else x) + dx
+            return
+        self.y = new_y
+        gap = dx if x is None else (x - self.x + dx)
+        # A word space is ~0.25 em; kerning and rounding stay below 0.15 em. After an absolute
+        # move the gap is measured from an estimated end of the text (average glyph widths): a
+        # driver that placed a run of several characters places the next one after a word break,
+        # so the estimate's error (about 0.12 em a character) is tolerated before a space is lost.
+        threshold = 0.15 * self.em
+        if x is not None and run_chars > 1:
+            threshold = -0.12 * self.em * min(run_chars, 20)
+        if self.line_has_text and (gap > threshold or gap < -2.0 * self.em):
+            self.pending_space = True
+        self.x += gap
+
+    def result(self) -> str:
+        return "".join(self.parts).strip("\n")
+
+
+@dataclass
+class PageState:
+    start: int
+    marked: bool = False
+    text_chars: int = 0
+    raster_rows: int = 0
+
+
+class Pcl5Reader:
+    """One pass over a PCL 5 stream."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self.data = data
+        self.layout = TextLayout(limit=limit)
+        self.hpgl_text: list[str] = []
+        self.hpgl_chars = 0
+        self.limit = limit
+        self.notes: list[str] = []
+        self.complete = True
+        self.pages: list[PageRef] = []
+        self.page_count = 0
+        self.page = PageState(start=0)
+        self.end = len(data)
+        self.commands = 0
+        self.malformed = 0
+        self.soft_fonts: list[str] = []
+        self.soft_font_downloads = 0
+        self.raster_starts = 0
+        self.raster_rows = 0
+        self.copies: int | None = None
+        self.media: str | None = None
+        self.orientation: str | None = None
+        self.duplex: str | None = None
+        self.resolution: int | None = None
+        self.color: str | None = None
+        self.raster_width: int | None = None
+        self.raster_height: int | None = None
+        self.units_per_inch = 300.0  # PCL5 TRM ch. 4: PCL unit default 1/300 inch (ESC&u#D)
+        self.hmi = 0.1  # column width, inches (10 pitch)
+        self.vmi = 1.0 / 6.0  # row height, inches (6 lines per inch)
+        self.cursor_stack: list[tuple[float, float]] = []
+        self.codec = "latin-1"
+        self.symbol_set: str | None = None
+        self.high_bytes_unmapped = False
+        self.utf8_text = False
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        data = self.data
+        pos = 0
+        size = len(data)
+        while pos < size:
+            byte = data[pos]
+            if byte == ESC:
+                if data.startswith(UEL, pos):
+                    self.end = pos
+                    if data[pos + len(UEL) :].strip(b"\r\n\t \x00"):
+                        self.notes.append(f"UEL at {pos} ends the PCL stream")
+                    break
+                pos = self._escape(pos)
+                continue
+            run = TEXT_RUN.match(data, pos)
+            if run:
+                self._text(run.group(), pos)
+                pos = run.end()
+                continue
+            self._control(byte, pos)
+            pos += 1
+        self._eject(self.end, final=True)
+
+    def _text(self, raw: bytes, offset: int) -> None:
+        codec = "utf-8" if self.utf8_text else self.codec
+        if self.symbol_set is None and not self.utf8_text and max(raw) >= 0x80:
+            self.high_bytes_unmapped = True
+        text = raw.decode(codec, errors="replace")
+        self.layout.text(text)
+        printed = len(text.strip())
+        if printed:
+            self.page.marked = True
+            self.page.text_chars += printed
+
+    def _control(self, byte: int, offset: int) -> None:
+        """PCL5 TRM ch. 3 "Control Codes"."""
+        layout = self.layout
+        if byte == 0x0D:  # CR: to the left margin
+            following = self.data[offset + 1 : offset + 2]
+            if following != b"\n":
+                layout.newline()
+            layout.x = 0.0
+        elif byte == 0x0A:  # LF: next line
+            layout.newline(hard=not layout.line_has_text)
+            layout.y += self.vmi
+            layout.x = 0.0
+        elif byte == 0x0C:  # FF: eject the page
+            self._eject(offset + 1, final=False, force=True)
+        elif byte == 0x09:  # HT: next tab stop (every 8 columns)
+            layout.text(" ")
+        # BS (overstrike), SO/SI (secondary/primary font), NUL and others change no text.
+
+    def _escape(self, pos: int) -> int:
+        data = self.data
+        if pos + 1 >= len(data):
+            self.notes.append(f"stream ends inside an escape sequence at {pos}")
+            self.complete = False
+            return len(data)
+        second = data[pos + 1]
+        if second in TWO_CHARACTER:
+            self.commands += 1
+            self._two_character(chr(second), pos)
+            if second == ord("Y"):  # display functions: bytes print as-is until ESC Z
+                stop = data.find(b"\x1bZ", pos + 2)
+                stop = len(data) if stop < 0 else stop
+                return stop
+            return pos + 2
+        parsed = _parse_sequence(data, pos)
+        if parsed is None:
+            self.malformed += 1
+            return pos + 1
+        commands, cursor = parsed
+        parameterised, group = commands[0][0].parameterised, commands[0][0].group
+        while True:
+            for command, _lower in commands:
+                self.commands += 1
+                if carries_data(command):
+                    length = int(command.number) if command.number > 0 else 0
+                    if length > len(data) - cursor:
+                        self.notes.append(
+                            f"ESC{command.parameterised}{command.group}…{command.letter} at "
+                            f"{pos} announces {length} bytes, {len(data) - cursor} remain"
+                        )
+                        self.complete = False
+                        length = len(data) - cursor
+                    self._command(command, data[cursor : cursor + length])
+                    cursor += length
+                else:
+                    self._command(command, b"")
+                if command.parameterised == "%" and command.letter == "B":
+                    return self._hpgl(cursor)
+            last = commands[-1]
+            # A data command written in lower case continues the sequence after its data.
+            if not (last[1] and carries_data(last[0])) or cursor >= len(data):
+                return cursor
+            more = _continue_sequence(data, cursor, parameterised, group, pos)
+            if more is None:
+                return cursor
+            commands, cursor = more
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def _two_character(self, char: str, offset: int) -> None:
+        if char == "E":  # PCL5 TRM ch. 4 "Printer Reset": ejects a marked page, resets state
+            self._eject(offset, final=False)
+            self.units_per_inch = 300.0
+            self.hmi, self.vmi = 0.1, 1.0 / 6.0
+            self.layout.point_size, self.layout.pitch = 12.0, 10.0
+            self.codec, self.symbol_set = "latin-1", None
+        elif char == "=":  # half line feed
+            self.layout.move(dy=self.vmi / 2)
+
+    def _command(self, command: Command, payload: bytes) -> None:
+        key = command.parameterised + command.group + command.letter
+        value = command.number
+        layout = self.layout
+        if key == "&aC":  # horizontal cursor position, columns
+            self._move_x(value * self.hmi, command.relative)
+        elif key == "&aH":  # decipoints
+            self._move_x(value / 720.0, command.relative)
+        elif key == "&aR":  # vertical position, rows
+            self._move_y(value * self.vmi, command.relative)
+        elif key == "&aV":
+            self._move_y(value / 720.0, command.relative)
+        elif key == "*pX":  # PCL units
+            self._move_x(value / self.units_per_inch, command.relative)
+        elif key == "*pY":
+            self._move_y(value / self.units_per_inch, command.relative)
+        elif key == "&fS":  # push (0) / pop (1) cursor position
+            if value == 0 and len(self.cursor_stack) < 20:  # PCL5 TRM: 20 levels
+                self.cursor_stack.append((layout.x, layout.y))
+            elif value == 1 and self.cursor_stack:
+                x, y = self.cursor_stack.pop()
+                layout.move(x=x, y=y)
+        elif key == "&uD" and value > 0:
+            self.units_per_inch = value
+        elif key == "&kH" and value > 0:  # HMI in 1/120 inch
+            self.hmi = value / 120.0
+        elif key == "&lC" and value > 0:  # VMI in 1/48 inch
+            self.vmi = value / 48.0
+        elif key == "&lD" and value > 0:  # lines per inch
+            self.vmi = 1.0 / value
+        elif key == "(sV" and value > 0:  # primary font height, points
+            layout.point_size = value
+        elif key == "(sH" and value > 0:  # primary font pitch, characters per inch
+            if layout.pitch is not None:  # only fixed-spaced fonts have a pitch
+                layout.pitch = value
+                layout.point_size = 120.0 / value  # Courier: 10 pitch = 12 pt
+        elif key == "(sP":  # spacing: 0 fixed, 1 proportional
+            layout.pitch = None if value == 1 else (layout.pitch or 10.0)
+        elif command.parameterised == "(" and not command.group and command.letter not in "X@":
+            # Primary symbol set "ESC(#X": value and letter form the ID, e.g. "8U", "19U".
+            ident = f"{command.value.lstrip('+')}{command.letter}"
+            self.symbol_set = ident
+            self.codec = SYMBOL_SET_CODECS.get(ident, "latin-1")
+        elif key == "&tP":  # text parsing method: 83 = UTF-8 (PCL5 TRM, Asian/Unicode)
+            self.utf8_text = value == 83
+        elif key == "&pX":  # transparent print data: printed as characters
+            printable = bytes(b for b in payload if b >= 0x20)
+            if printable:
+                self._text(printable, command.offset)
+        elif key == "&lX" and value >= 1:
+            self.copies = int(min(value, 9999))
+        elif key == "&lA":
+            self._eject(command.offset, final=False)
+            self.media = PAGE_SIZES.get(int(value), f"page size {int(value)}")
+        elif key == "&lO":
+            self._eject(command.offset, final=False)
+            self.orientation = ORIENTATIONS.get(int(value))
+        elif key == "&lH" and value != 0:  # paper source: ejects a marked page
+            self._eject(command.offset, final=False)
+        elif key == "&lS":
+            self.duplex = DUPLEX.get(int(value))
+        elif key == "*tR" and value > 0:
+            self.resolution = int(min(value, 100_000))
+        elif key == "*rS" and value > 0:
+            self.raster_width = int(min(value, 1_000_000))
+        elif key == "*rT" and value > 0:
+            self.raster_height = int(min(value, 1_000_000))
+        elif key == "*rU":
+            self.color = SIMPLE_COLOR.get(int(value), self.color)
+        elif key == "*rA":
+            self.raster_starts += 1
+        elif key == "*bY" and value > 0:  # y offset: skipped (blank) raster rows
+            self.page.raster_rows += int(min(value, 1_000_000))
+        elif key == "*bW":
+            self.raster_rows += 1
+            self.page.raster_rows += 1
+            self.page.marked = True
+        elif key == "*cP":  # fill rectangular area
+            self.page.marked = True
+        elif key == ")sW" and len(payload) >= 64:
+            # PCL5 TRM ch. 11 font descriptor: bytes 48–63 hold the font name.
+            self.soft_font_downloads += 1
+            name = clean(payload[48:64].decode("latin-1"), 16)
+            if name and name not in self.soft_fonts and len(self.soft_fonts) < MAX_FONT_NAMES:
+                self.soft_fonts.append(name)
+        elif key == ")sW":
+            self.soft_font_downloads += 1
+
+    def _move_x(self, amount: float, relative: bool) -> None:
+        if relative:
+            self.layout.move(dx=amount)
+        else:
+            self.layout.move(x=amount)
+
+    def _move_y(self, amount: float, relative: bool) -> None:
+        if relative:
+            self.layout.move(dy=amount)
+        else:
+            self.layout.move(y=amount)
+
+    # -- HP-GL/2 -----------------------------------------------------------------------------
+
+    def _hpgl(self, pos: int) -> int:
+        """HP-GL/2 mode after ESC%#B, up to the next ESC (ESC%#A returns to PCL): labels (LB)
+        become text; drawing instructions mark the page (HP-GL/2 Reference Guide)."""
+        data = self.data
+        size = len(data)
+        terminator = ETX
+        label_lines: list[str] = []
+        while pos < size:
+            byte = data[pos]
+            if byte == ESC:
+                break
+            if not (0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A):
+                pos += 1  # separators, ';' and stray bytes
+                continue
+            if pos + 1 >= size:
+                break
+            mnemonic = data[pos : pos + 2].decode("latin-1").upper()
+            if not mnemonic[1].isalpha():
+                pos += 1
+                continue
+            pos += 2
+            if mnemonic in HPGL_MARKING:
+                self.page.marked = True
+            if mnemonic == "LB":
+                stop = pos
+                while stop < size and data[stop] != terminator and data[stop] != ESC:
+                    stop += 1
+                label = data[pos:stop].decode("latin-1")
+                label_lines.append(label)
+                pos = stop + 1 if stop < size and data[stop] == terminator else stop
+            elif mnemonic == "DT":
+                # DT t[,mode]; — "DT;" restores ETX.
+                if pos < size and data[pos] != ord(";") and data[pos] != ESC:
+                    terminator = data[pos]
+                    pos += 1
+                else:
+                    terminator = ETX
+                pos = HPGL_PARAMETERS.match(data, pos).end()  # type: ignore[union-attr]
+            elif mnemonic in ("PE", "CO", "BP", "DL", "SM"):
+                # Encoded polylines, comments, plot names, downloaded characters and symbols
+                # may hold letters: skip to the ';' (or a closing quote pair) before reading on.
+                stop = data.find(b";", pos)
+                esc = data.find(b"\x1b", pos)
+                candidates = [value for value in (stop, esc) if value >= 0]
+                stop = min(candidates) if candidates else size
+                pos = stop + 1 if stop < size and data[stop] == ord(";") else stop
+            else:
+                pos = HPGL_PARAMETERS.match(data, pos).end()  # type: ignore[union-attr]
+        for label in label_lines:
+            text = "\n".join(part for part in re.split(r"[\r\n]+", label) if part)
+            text = clean_label(text)
+            if text and self.hpgl_chars < self.limit:
+                text = text[: self.limit - self.hpgl_chars]
+                self.hpgl_text.append(text)
+                self.hpgl_chars += len(text) + 1
+        return pos
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def _eject(self, offset: int, final: bool, force: bool = False) -> None:
+        """Close the current page when it carries marks (or on a form feed)."""
+        page = self.page
+        if not (page.marked or force):
+            return
+        self.page_count += 1
+        if len(self.pages) < MAX_PAGES:
+            # Raster dimensions only where the job states them (ESC*r#S / ESC*r#T); the rows
+            # transferred are no page height (blank rows are skipped by ESC*b#Y or omitted).
+            width = self.raster_width
+            height = self.raster_height
+            self.pages.append(
+                PageRef(
+                    number=self.page_count,
+                    offset=page.start,
+                    length=max(offset - page.start, 0),
+                    width=width if page.raster_rows else None,
+                    height=height if page.raster_rows else None,
+                    unit="px",
+                    resolution=f"{self.resolution} dpi" if self.resolution else None,
+                    color=self.color,
+                    image_only=page.raster_rows > 0 and page.text_chars == 0,
+                )
+            )
+        self.layout.page_break()
+        self.page = PageState(start=offset)
+
+
+def clean_label(text: str) -> str:
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", text).strip()
+
+
+def _valid_sequences(head: bytes, need: int) -> int:
+    """How many well-formed escape sequences ``head`` starts with (stops at the first bad one)."""
+    pos = 0
+    found = 0
+    size = len(head)
+    while pos < size and found < need:
+        if head[pos] != ESC:
+            run = TEXT_RUN.match(head, pos)
+            if run is None and head[pos] not in b"\r\n\t\x0c\x00":
+                return found
+            pos = run.end() if run else pos + 1
+            continue
+        if head.startswith(UEL, pos):
+            return found
+        if pos + 1 < size and head[pos + 1] in TWO_CHARACTER:
+            found += 1
+            pos += 2
+            continue
+        parsed = _parse_sequence(head, pos)
+        if parsed is None:
+            return found if pos + 3 < size else found + 1  # cut off by the window: give credit
+        commands, cursor = parsed
+        found += 1
+        last = commands[-1][0]
+        if carries_data(last):
+            cursor += int(last.number) if last.number > 0 else 0
+        pos = cursor
+    return found
+
+
+class Pcl5Parser(FormatParser):
+    name = "pcl5"
+    description = "HP PCL 5 job (escape sequences, text, raster, HP-GL/2 labels)"
+    priority = 60  # after formats with real magic numbers
+
+    @classmethod
+    def sniff(cls, head: bytes, name: str | None = None) -> bool:
+        if head[:1] != b"\x1b" or head.startswith(UEL):
+            return False
+        if head[:2] == b"\x1bE":  # PCL5 TRM ch. 4: jobs start with a printer reset
+            return True
+        window = head[:SNIFF_WINDOW]
+        return _valid_sequences(window, 2) >= min(2, max(1, len(window) // 8))
+
+    def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
+        data = data[:MAX_PARSE_BYTES]
+        probe = data[:PARSE_PROBE]
+        first_escape = probe.find(b"\x1b")
+        if first_escape < 0 or _valid_sequences(probe[first_escape:], 1) < 1:
+            raise NotThisFormat("no PCL escape sequence near the start")
+        limit = min(MAX_TEXT_CHARS, ctx.max_output)
+        reader = Pcl5Reader(data, limit)
+        job = ParsedJob(format=self.name)
+        try:
+            reader.run()
+        except (ValueError, IndexError, UnicodeError, OverflowError) as error:
+            log.debug("PCL 5 parse failed", exc_info=True)
+            reader.complete = False
+            reader.notes.append(f"PCL 5 parse stopped: {type(error).__name__}: {error}")
+        self._finish(job, reader)
+        return job
+
+    def extent(self, buf: bytes, offset: int) -> int | None:
+        """PCL 5 has no end marker; a UEL (PJL framing) ends it when present."""
+        stop = buf.find(UEL, offset + 1, offset + MAX_PARSE_BYTES)
+        return stop - offset if stop > offset else None
+
+    @staticmethod
+    def _finish(job: ParsedJob, reader: Pcl5Reader) -> None:
+        job.length = reader.end
+        job.pages = reader.pages
+        job.complete = reader.complete
+        job.notes.extend(reader.notes)
+        if reader.page_count > len(reader.pages):
+            job.notes.append(f"{reader.page_count} pages; only {len(reader.pages)} listed")
+        if reader.malformed:
+            job.notes.append(f"{reader.malformed} malformed escape sequences skipped")
+        if reader.high_bytes_unmapped:
+            job.notes.append(
+                "bytes 0x80–0xFF read as Latin-1: no symbol set was selected (printer default "
+                "is usually Roman-8 or PC-8, which differ in the high half)"
+            )
+        heuristic = reader.soft_font_downloads > 0
+        if heuristic:
+            job.notes.append(
+                "downloaded soft fonts: character codes may be driver-assigned, text is heuristic"
+            )
+        text = reader.layout.result()
+        if text.strip():
+            job.texts.append(
+                DecodedText(name="text", text=text, heuristic=heuristic, source_offset=0)
+            )
+        if reader.hpgl_text:
+            job.texts.append(DecodedText(name="HP-GL/2 labels", text="\n".join(reader.hpgl_text)))
+        if reader.layout.full:
+            job.notes.append("text output cap reached")
+            job.complete = False
+        extra: list[tuple[str, str]] = [("pcl_commands", str(reader.commands))]
+        if reader.orientation:
+            extra.append(("orientation", reader.orientation))
+        if reader.duplex:
+            extra.append(("duplex", reader.duplex))
+        if reader.symbol_set:
+            extra.append(("symbol_set", reader.symbol_set))
+        if reader.raster_starts:
+            extra.append(("raster_graphics_blocks", str(reader.raster_starts)))
+        if reader.raster_rows:
+            extra.append(("raster_rows", str(reader.raster_rows)))
+        if reader.soft_fonts:
+            extra.append(("soft_fonts", ", ".join(reader.soft_fonts)[:MAX_META_CHARS]))
+        job.metadata = replace(
+            JobMetadata(),
+            pages=reader.page_count,
+            copies=reader.copies,
+            media=reader.media,
+            resolution=f"{reader.resolution} dpi" if reader.resolution else None,
+            document_format="application/vnd.hp-PCL",
+            extra=tuple(extra),
+        )

@@ -1,0 +1,245 @@
+"""PCL 5: text from groff -Tlj4 and the CUPS sample, raster pages from gs ljet4 and gimp.pcl,
+HP-GL/2 labels and hostile inputs. HP-GL/2 and transparent print data are built by hand (no Linux
+tool here writes them), command by command from the PCL 5 Technical Reference."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
+from forensics.formats.pcl5 import Pcl5Parser
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+
+
+def sample(relative: str) -> bytes:
+    path = SAMPLES / relative
+    if not path.is_file():
+        pytest.skip(f"shared sample {relative} is not present")
+    return path.read_bytes()
+
+
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+
+
+def parse(data: bytes) -> ParsedJob:
+    return Pcl5Parser().parse(data, ParseContext())
+
+
+def text_of(job: ParsedJob, name: str = "text") -> str:
+    return next((t.text for t in job.texts if t.name == name), "")
+
+
+@pytest.fixture(scope="module")
+def groff_pcl(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    need("groff")
+    source = tmp_path_factory.mktemp("groff") / "doc.ms"
+    source.write_text(
+        ".TL\nQuarterly Report\n.PP\n"
+        f"{SENTENCE} was admitted on Tuesday.\n"
+        "The quick brown fox jumps over the lazy dog.\n"
+        ".bp\n.PP\nSecond page: card 4111 1111 1111 1111.\n"
+        ".bp\n.PP\nThird page ends here.\n"
+    )
+    result = subprocess.run(
+        ["groff", "-ms", "-Tlj4", str(source)], capture_output=True, check=True, timeout=60
+    )
+    return result.stdout
+
+
+def test_groff_text_reads_as_words_and_lines(groff_pcl: bytes) -> None:
+    assert Pcl5Parser.sniff(groff_pcl[:4096])
+    job = parse(groff_pcl)
+    text = text_of(job)
+    assert f"{SENTENCE} was admitted on Tuesday." in text
+    assert "The quick brown fox" in text
+    assert "Quarterly Report\n" in text  # the title is a line of its own
+    assert "card 4111 1111 1111 1111." in text
+    assert job.metadata.pages == 3 and len(job.pages) == 3
+    assert [p.number for p in job.pages] == [1, 2, 3]
+    assert not any(p.image_only for p in job.pages)
+    assert job.complete and job.length == len(groff_pcl)
+    # Pages are byte ranges of the stream, in order and without overlap.
+    for before, after in zip(job.pages, job.pages[1:], strict=False):
+        assert before.offset is not None and before.length is not None
+        assert before.offset + before.length <= (after.offset or 0)
+
+
+def test_gs_ljet4_raster_only(tmp_path: Path) -> None:
+    need("gs")
+    source = tmp_path / "doc.ps"
+    source.write_text(
+        "%!PS\n/Helvetica findfont 14 scalefont setfont\n"
+        f"72 700 moveto ({SENTENCE}) show showpage\n72 700 moveto (page two) show showpage\n"
+    )
+    out = tmp_path / "out.pcl"
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dSAFER",
+            "-sDEVICE=ljet4",
+            "-sPAPERSIZE=letter",
+            f"-sOutputFile={out}",
+            str(source),
+        ],
+        check=True,
+        timeout=120,
+    )
+    job = parse(out.read_bytes())
+    assert job.metadata.pages == 2
+    assert all(p.image_only for p in job.pages)
+    assert job.metadata.resolution == "600 dpi"
+    assert job.metadata.media == "letter"
+    assert text_of(job) == ""  # the text is raster: nothing to read without OCR
+
+
+def test_gimp_raster_sample() -> None:
+    data = sample("pret/gimp.pcl")
+    job = parse(data)
+    assert job.metadata.pages == 1
+    page = job.pages[0]
+    assert (page.width, page.height, page.resolution) == (400, 600, "75 dpi")
+    assert page.image_only
+    assert not job.texts
+    assert ("raster_graphics_blocks", "1") in job.metadata.extra
+    assert job.length == len(data)
+
+
+def test_cups_text_sample() -> None:
+    data = sample("cups/testfile.pcl")
+    job = parse(data)
+    text = text_of(job)
+    assert "All work and no play makes Johhny a dull boy." in text
+    assert job.metadata.pages == 1 and not job.pages[0].image_only
+
+
+def test_binary_payloads_skipped_and_transparent_data_read() -> None:
+    data = (
+        b"\x1bE\x1b&l2a0o1X"  # combined: letter, portrait, 1 copy
+        b"\x1b*t300R\x1b*r1A\x1b*b5WSECRT\x1b*rB"  # raster row whose bytes look like text
+        b"\x1b(s20WABCDEFGHIJKLMNOPQRST"  # character data
+        b"\x1b&p6XHello!"  # transparent print data: printed
+        b" world\x0c\x1bE"
+    )
+    job = parse(data)
+    text = text_of(job)
+    assert "Hello! world" in text
+    assert "SECRT" not in text and "ABCDEF" not in text
+    assert job.metadata.media == "letter" and job.metadata.copies == 1
+    assert job.metadata.pages == 1
+
+
+def test_lowercase_data_command_continues_the_sequence() -> None:
+    # ESC*b3v<3 bytes>3W<3 bytes>: two planes in one combined sequence.
+    data = b"\x1bE\x1b*r1A\x1b*b3vAAA3WBBB\x1b*rBvisible\x0c"
+    job = parse(data)
+    assert text_of(job) == "visible"
+    assert job.notes == []
+
+
+def test_cursor_moves_become_spaces_and_lines() -> None:
+    data = (
+        b"\x1bE\x1b&u600D\x1b(s1p12V"
+        b"\x1b*p100x100YHello\x1b*p+60Xworld"  # a word space (0.1 inch)
+        b"\x1b*p-3Xs"  # a kern: no space
+        b"\x1b*p100x400YNext\x1b&a+2CLine"  # new line, then column move
+        b"\x0c"
+    )
+    assert text_of(parse(data)) == "Hello worlds\nNext Line"
+
+
+def test_symbol_set_roman8() -> None:
+    # Roman-8 (8U) 0xCC is "ä" (Latin-1 would give "Ì").
+    data = b"\x1bE\x1b(8UK\xccse\x0c"
+    assert text_of(parse(data)) == "Käse"
+    job = parse(b"\x1bEK\xe4se\x0c")
+    assert text_of(job) == "Käse"  # no symbol set: Latin-1, with a note
+    assert any("Latin-1" in note for note in job.notes)
+
+
+def test_hpgl2_labels() -> None:
+    data = (
+        b"\x1bE\x1b%0BIN;SP1;PA100,100;PD;PU;LBPatient Jane\x03;"
+        b'DT*;LBSSN 219-09-9999*;CO"LB not a label";LBLast\x1b%0A\x0c'
+    )
+    job = parse(data)
+    labels = text_of(job, "HP-GL/2 labels")
+    assert labels.splitlines() == ["Patient Jane", "SSN 219-09-9999", "Last"]
+    assert job.metadata.pages == 1
+
+
+def test_uel_ends_the_stream() -> None:
+    data = b"\x1bEtext\x0c\x1b%-12345X@PJL EOJ\r\n\x1b%-12345X"
+    job = parse(data)
+    assert job.length == data.index(b"\x1b%-12345X")
+    assert Pcl5Parser().extent(data, 0) == data.index(b"\x1b%-12345X")
+
+
+def test_sniff_rules() -> None:
+    assert Pcl5Parser.sniff(b"\x1bE\x1b&l0O")
+    assert Pcl5Parser.sniff(b"\x1b&l0O\x1b*r1A\x1b*b2WAB")
+    assert not Pcl5Parser.sniff(b"\x1b%-12345X@PJL")  # PJL claims this
+    assert not Pcl5Parser.sniff(b"\x1b\x00\xff\x13\x99garbage" * 8)
+    assert not Pcl5Parser.sniff(b"MZ\x90\x00" + bytes(60))
+    rng = random.Random(5)
+    claimed = sum(
+        Pcl5Parser.sniff(b"\x1b" + bytes(rng.randrange(256) for _ in range(63)))
+        for _ in range(2000)
+    )
+    assert claimed < 20  # an ESC followed by noise is rarely a command sequence
+    with pytest.raises(NotThisFormat):
+        parse(b"just some text without any escape sequence\n" * 10)
+
+
+def test_huge_length_field() -> None:
+    job = parse(b"\x1bE\x1b*b999999999999W\x00\x01")
+    assert not job.complete and any("announces" in note for note in job.notes)
+
+
+def hostile_ok(data: bytes) -> None:
+    with contextlib.suppress(NotThisFormat):
+        Pcl5Parser().parse(data, ParseContext())
+
+
+def test_hostile_inputs(groff_pcl: bytes) -> None:
+    started = time.monotonic()
+    gimp = (
+        (SAMPLES / "pret/gimp.pcl").read_bytes() if (SAMPLES / "pret/gimp.pcl").is_file() else b""
+    )
+    for source in (groff_pcl, gimp[:8000]):
+        for cut in range(0, len(source), 7):
+            hostile_ok(source[:cut])
+    rng = random.Random(1)
+    for _ in range(200):
+        hostile_ok(b"\x1bE" + bytes(rng.randrange(256) for _ in range(rng.randrange(2000))))
+    hostile_ok(b"\x1bE" + b"\x1b*b0w" * 100_000)  # one endless combined sequence
+    hostile_ok(b"\x1bE\x1b%0B" + b"LB" * 100_000)
+    hostile_ok(b"\x1bE\x1b%0BDT" + b"\x1b")
+    hostile_ok(b"\x1bE\x1b&a" + b"9" * 100_000 + b"H")
+    hostile_ok(b"\x1bE" + b"\x1b(s" + b"1p" * 1000 + b"T")
+    hostile_ok(b"\x1bE\x1bY" + b"A" * 1000)
+    assert time.monotonic() - started < 60
+
+
+def test_absolutely_placed_runs_are_words() -> None:
+    # Drivers that place each word (run) with an absolute move, proportional font.
+    data = (
+        b"\x1bE\x1b&u300D\x1b(s1p10V"
+        b"\x1b*p100x100YPatient\x1b*p241XName:"  # Helvetica "Patient" is 0.43 inch at 10 pt
+        b"\x1b*p100x200YH\x1b*p108Xi"  # one glyph at a time: no space between them
+        b"\x0c"
+    )
+    assert text_of(parse(data)) == "Patient Name:\nHi"
