@@ -402,11 +402,12 @@ def cmd_jobs(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_DOTS = re.compile(r"\.{2,}")
 
 
 def safe_name(name: str, limit: int = 100) -> str:
     """A file name from evidence made harmless: no separators, no '..', no controls, bounded."""
-    cleaned = _UNSAFE_NAME.sub("_", name).strip("._") or "unnamed"
+    cleaned = _DOTS.sub(".", _UNSAFE_NAME.sub("_", name)).strip("._") or "unnamed"
     return cleaned[:limit]
 
 
@@ -421,9 +422,7 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
             if job is None:
                 raise InputError(f"no job {args.job} in this case (list them with: pfa jobs)")
             texts = store.job_texts(image_id, args.job)
-            image_path = store.db.execute(
-                "SELECT path FROM images WHERE image_id = ?", (image_id,)
-            ).fetchone()[0]
+            evidence = store.image(image_id)
             file_row = store.db.execute(
                 "SELECT files.data FROM jobs JOIN files ON files.file_id = jobs.file_id"
                 " WHERE jobs.image_id = ? AND jobs.job_id = ?",
@@ -434,7 +433,7 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
     stem = safe_name(
         f"{job['job_id']}-{meta.get('document_name') or meta.get('job_name') or job['format']}"
     )
-    raw = _job_bytes(Path(image_path), job, json.loads(file_row[0]) if file_row else None)
+    raw = _job_bytes(evidence, job, json.loads(file_row[0]) if file_row else None)
     written: list[Path] = []
     if raw is not None:
         written.append(output / f"{stem}.{safe_name(job['format'], 16)}.bin")
@@ -455,33 +454,37 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
 
 
 def _job_bytes(
-    image_path: Path, job: dict[str, Any], file_entry: dict[str, Any] | None
+    evidence: dict[str, Any], job: dict[str, Any], file_entry: dict[str, Any] | None
 ) -> bytes | None:
-    """The job's own bytes from the image: the slice of its file it was parsed from."""
-    if file_entry is None or not file_entry.get("runs"):
+    """The job's own bytes: the slice of its file (in the image, or loose) it was parsed from."""
+    if file_entry is None:
         return None
-    runs = [ByteRun(r["image_offset"], r["length"], r["file_offset"]) for r in file_entry["runs"]]
     size = min(int(file_entry["size"]), MAX_PARSE_BYTES)
-    with open_image(image_path) as image:
-        data = b"".join(
-            image.read(r.image_offset, max(0, min(r.length, size - r.file_offset)))
-            for r in runs
-            if r.file_offset < size
-        )
+    root = Path(evidence["paths"][0])
+    runs = [
+        ByteRun(r["image_offset"], r["length"], r["file_offset"])
+        for r in file_entry.get("runs", [])
+    ]
+    if evidence.get("format") in ("file", "folder"):
+        path = root if evidence["format"] == "file" else root / file_entry["path"].lstrip("/")
+        with path.open("rb") as handle:
+            data = handle.read(size)
+    elif runs:
+        with open_image(root) as image:
+            data = b"".join(
+                image.read(r.image_offset, max(0, min(r.length, size - r.file_offset)))
+                for r in runs
+                if r.file_offset < size
+            )
+    else:
+        return None
     if job.get("parent_job_id") is None:
         return data
-    if job.get("image_offset") is not None and job.get("length"):
-        start = image_offset_to_file(runs, int(job["image_offset"]))
-        if start is not None:
-            return data[start : start + int(job["length"])]
-    return None
-
-
-def image_offset_to_file(runs: list[ByteRun], image_offset: int) -> int | None:
-    for run in runs:
-        if run.image_offset <= image_offset < run.image_offset + run.length:
-            return run.file_offset + image_offset - run.image_offset
-    return None
+    # An embedded job that is a plain slice of its file (a PJL payload): cut it out.
+    if job.get("file_offset") is not None and job.get("length"):
+        start = int(job["file_offset"])
+        return data[start : start + int(job["length"])]
+    return None  # decoded content (a decompressed stream): no bytes of its own in the file
 
 
 def _print_summary(

@@ -53,6 +53,7 @@ class JobSource:
     file_id: int | None = None
     runs: tuple[ByteRun, ...] = ()
     truncated: bool = False  # the object was larger than MAX_PARSE_BYTES
+    decoded: bool = False  # bytes produced by a decoder, not a slice of the file
 
 
 @dataclass
@@ -173,6 +174,7 @@ class JobExtractor:
             path=source.path,
             inode=source.inode,
             image_offset=image_offset,
+            file_offset=offset if data is source.data and not source.decoded else None,
             length=parsed.length if parsed.length is not None else length,
             sha256=hashlib.sha256(data[offset : offset + length]).hexdigest()
             if depth == 0
@@ -199,6 +201,7 @@ class JobExtractor:
             if embedded.data is not None:
                 child_data, child_offset, child_length = embedded.data, 0, len(embedded.data)
                 child_source = JobSource(
+                    decoded=True,
                     data=embedded.data,
                     address=source.address,
                     location_class=source.location_class,

@@ -194,6 +194,7 @@ class Job(Record):
     inode: int | None
     image_offset: int | None  # first byte of the job in the image, where contiguous
     length: int | None
+    file_offset: int | None  # first byte of the job in its file, when a plain slice of it
     sha256: str | None  # of the job's bytes as parsed
     metadata: dict[str, Any]
     pages: int | None

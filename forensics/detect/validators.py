@@ -640,6 +640,10 @@ _PHI_SEPARATOR_RE = re.compile(r"[ \t]*[:=#]?[ \t]*")
 _PHI_STRICT_SEPARATOR_RE = re.compile(r"[ \t]*[:=][ \t]*")
 _NAME_TOKEN_RE = re.compile(r"[A-Z][A-Za-z'’-]*\.?")
 _NAME_GAP_RE = re.compile(r",? ")
+# Labels that follow a name on forms and must not be taken as part of it.
+_NAME_STOP_WORDS = frozenset(
+    {"SSN", "DOB", "MRN", "ID", "DX", "ICD", "SEX", "AGE", "DATE", "PHONE", "TEL", "FAX", "ADDRESS"}
+)
 _PHI_PLACEHOLDERS = frozenset(
     {"n/a", "na", "none", "null", "unknown", "tbd", "pending", "name", "patient", "first last"}
 )
@@ -723,10 +727,14 @@ def _phi_name(text: str, pos: int) -> Confirmed | None:
         after = token.end()
         if after < len(text) and (text[after] in ":#" or text[after].isalnum()):
             break
+        if token.group(0).rstrip(".").upper() in _NAME_STOP_WORDS:
+            break  # "Jane Example, SSN 219-…": the next field's label, not a name
         spans.append(token.span())
         gap = _NAME_GAP_RE.match(text, after)
         if gap is None:
             break
+        if "," in gap.group(0) and len(spans) > 1:
+            break  # a comma only separates "LAST, FIRST"; after two words it ends the name
         pos = gap.end()
     if not spans:
         return None

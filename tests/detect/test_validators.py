@@ -547,3 +547,14 @@ def test_mask_context_masks_digits_emails_and_keyed_secrets() -> None:
 def test_printable_and_hash() -> None:
     assert printable("a\x00b\nc") == "a.b.c"
     assert sha256_normalised("219099999") == hashlib.sha256(b"219099999").hexdigest()
+
+
+def test_patient_name_stops_at_the_next_field() -> None:
+    from forensics.detect.validators import confirm
+
+    found = confirm("phi", "Patient Name: Jane Example, SSN 219-09-9999 was admitted")
+    assert found is not None and found.value == "Jane Example"
+    last_first = confirm("phi", "Patient Name: EXAMPLE, JANE")
+    assert last_first is not None and last_first.value == "EXAMPLE, JANE"
+    three = confirm("phi", "Patient Name: Jane Q Example, admitted")
+    assert three is not None and three.value == "Jane Q Example"

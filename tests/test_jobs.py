@@ -1,0 +1,143 @@
+"""Jobs end to end: real print data (groff -Tlj4 PCL inside a PJL job) as a loose file and inside
+an ext2 image with the job deleted; pfa jobs and pfa extract as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures import secrets
+
+PROJECT = Path(__file__).resolve().parent.parent
+UEL = b"\x1b%-12345X"
+SENTENCE = f"Patient Name: Jane Example, SSN {secrets.SSN} was admitted on Tuesday."
+
+
+def pfa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "forensics", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def pjl_job(tmp_path: Path, job_name: str = "payroll.docx") -> bytes:
+    """A PJL job around real PCL 5 from groff -Tlj4, as a Windows driver would send it."""
+    source = tmp_path / "doc.ms"
+    source.write_text(f".LP\nQuarterly report\n.LP\n{SENTENCE}\n")
+    pcl = subprocess.run(
+        ["groff", "-ms", "-Tlj4", str(source)], check=True, capture_output=True
+    ).stdout
+    header = (
+        UEL
+        + b"@PJL JOB NAME=\"" + job_name.encode("latin-1") + b"\"\r\n"
+        + b"@PJL SET USERNAME=\"jdoe\"\r\n"
+        + b"@PJL SET JOBNAME=\"" + job_name.encode("latin-1") + b"\"\r\n"
+        + b"@PJL SET HOLD=ON\r\n@PJL SET HOLDTYPE=PRIVATE\r\n@PJL SET HOLDKEY=\"4711\"\r\n"
+        + b"@PJL ENTER LANGUAGE=PCL\r\n"
+    )  # fmt: skip
+    return header + pcl + UEL + b'@PJL EOJ NAME="' + job_name.encode("latin-1") + b'"\r\n' + UEL
+
+
+@pytest.fixture
+def loose_job(tmp_path: Path) -> Path:
+    path = tmp_path / "00017.prn"
+    path.write_bytes(pjl_job(tmp_path))
+    return path
+
+
+def test_loose_pjl_job_is_parsed_and_its_text_scanned(loose_job: Path, tmp_path: Path) -> None:
+    done = pfa("scan", str(loose_job), "-o", str(tmp_path / "out"), "-q", "--reveal")
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["image"]["format"] == "file"
+    pjl = next(j for j in report["jobs"] if j["format"] == "pjl")
+    assert pjl["metadata"]["user"] == "jdoe"
+    assert pjl["metadata"]["job_name"] == "payroll.docx"
+    assert pjl["metadata"]["hold"] == "PRIVATE"
+    assert pjl["metadata"]["pin_masked"] == "********" and pjl["metadata"]["pin"] == "4711"
+    pcl = next(j for j in report["jobs"] if j["format"] == "pcl5")
+    assert pcl["parent_job_id"] == pjl["job_id"] and pcl["format_chain"] == ["pjl", "pcl5"]
+    assert pcl["file_offset"] > 0 and pcl["length"] > 0
+    # groff puts cursor moves between words: only the decoded text holds the patient's name.
+    name = [f for f in report["findings"] if f["value"] == "Jane Example"]
+    assert name and name[0]["job_id"] == pcl["job_id"] and name[0]["image_offset"] is None
+    assert "pcl5 job" in name[0]["address"]["text"]
+    # The SSN is plain in the raw bytes: reported once, with its exact offset in the file.
+    ssn = [f for f in report["findings"] if f["value"] == secrets.SSN]
+    assert len(ssn) == 1 and ssn[0]["stream_offset"] == loose_job.read_bytes().index(
+        secrets.SSN.encode()
+    )
+    assert report["summary"]["jobs_by_format_and_location"]["pjl"] == {"allocated": 1}
+
+
+def test_masked_pin_without_reveal(loose_job: Path, tmp_path: Path) -> None:
+    pfa("scan", str(loose_job), "-o", str(tmp_path / "out"), "-q")
+    text = (tmp_path / "out" / "report.json").read_text()
+    report = json.loads(text)
+    pjl = next(j for j in report["jobs"] if j["format"] == "pjl")
+    assert "pin" not in pjl["metadata"] and pjl["metadata"]["pin_masked"] == "********"
+    assert "Jane Example" not in text
+
+
+def test_jobs_and_extract_commands(loose_job: Path, tmp_path: Path) -> None:
+    listed = pfa("jobs", str(loose_job), "--json")
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout)
+    pcl = next(j for j in jobs if j["format"] == "pcl5")
+    table = pfa("jobs", str(loose_job))
+    assert "jdoe" in table.stdout and "pjl>pcl5" in table.stdout
+    out = tmp_path / "extracted"
+    done = pfa("extract", str(loose_job), "--job", pcl["job_id"], "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    files = {p.suffix: p for p in out.iterdir()}
+    raw = files[".bin"].read_bytes()
+    assert raw.startswith(b"\x1bE") or raw.startswith(b"\x1b")  # the PCL payload itself
+    assert raw == loose_job.read_bytes()[pcl["file_offset"] : pcl["file_offset"] + pcl["length"]]
+    assert "Patient Name: Jane Example" in files[".txt"].read_text()
+    assert json.loads(files[".json"].read_text())["job_id"] == pcl["job_id"]
+    unknown = pfa("extract", str(loose_job), "--job", "Jnope", "-o", str(out))
+    assert unknown.returncode == 2 and "no job Jnope" in unknown.stderr
+
+
+def test_extract_names_are_safe(tmp_path: Path) -> None:
+    hostile = tmp_path / "job.prn"
+    hostile.write_bytes(pjl_job(tmp_path, job_name="../../etc/passwd\x01x"))
+    jobs = json.loads(pfa("jobs", str(hostile), "--json").stdout)
+    pjl = next(j for j in jobs if j["format"] == "pjl")
+    out = tmp_path / "x"
+    assert pfa("extract", str(hostile), "--job", pjl["job_id"], "-o", str(out)).returncode == 0
+    for written in out.iterdir():
+        assert written.parent == out
+        assert "/" not in written.name and ".." not in written.name
+        assert all(c.isalnum() or c in "._-" for c in written.name)
+
+
+def test_deleted_job_in_an_image(tmp_path: Path) -> None:
+    """A PJL job spooled to ext2 and deleted: the job is recovered, class deleted, with path."""
+    staging = tmp_path / "root"
+    (staging / "spool").mkdir(parents=True)
+    (staging / "spool" / "00017.prn").write_bytes(pjl_job(tmp_path))
+    image = tmp_path / "spool.img"
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "4M"],
+        check=True,
+    )
+    subprocess.run(
+        ["debugfs", "-w", "-R", "rm /spool/00017.prn", str(image)], check=True, capture_output=True
+    )
+    jobs = json.loads(pfa("jobs", str(image), "--json").stdout)
+    pjl = next(j for j in jobs if j["format"] == "pjl")
+    assert pjl["location_class"] == "deleted" and pjl["path"] == "/spool/00017.prn"
+    assert pjl["metadata"]["user"] == "jdoe"
+    assert pjl["image_offset"] is not None and pjl["findings"] >= 1
+    assert image.read_bytes()[pjl["image_offset"] : pjl["image_offset"] + 9] == UEL
