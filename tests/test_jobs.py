@@ -141,3 +141,32 @@ def test_deleted_job_in_an_image(tmp_path: Path) -> None:
     assert pjl["metadata"]["user"] == "jdoe"
     assert pjl["image_offset"] is not None and pjl["findings"] >= 1
     assert image.read_bytes()[pjl["image_offset"] : pjl["image_offset"] + 9] == UEL
+
+
+SHD_SAMPLE = PROJECT.parent / "shared" / "samples" / "safebreach" / "00002.SHD"
+
+
+@pytest.mark.skipif(not SHD_SAMPLE.exists(), reason="shared sample 00002.SHD not present")
+def test_spool_folder_pairs_shadow_and_spool_files(tmp_path: Path) -> None:
+    """A copied spool\\PRINTERS folder: the real 00002.SHD pairs with its 00002.SPL (EMF spool)."""
+    import shutil
+
+    sys.path.insert(0, str(PROJECT / "tests" / "formats"))
+    from winspool_builders import build_emf, build_spool, text_page
+
+    printers = tmp_path / "PRINTERS"
+    printers.mkdir()
+    shutil.copyfile(SHD_SAMPLE, printers / "00002.SHD")
+    page = build_emf(text_page([SENTENCE]))
+    (printers / "00002.SPL").write_bytes(build_spool("Untitled", "LPT1:", [page]))
+    done = pfa("scan", str(printers), "-o", str(tmp_path / "out"), "-q", "--reveal")
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    shd = next(j for j in report["jobs"] if j["format"] == "shd")
+    spl = next(j for j in report["jobs"] if j["format"] == "emfspool")
+    assert shd["paired_with"] == [spl["job_id"]] and spl["paired_with"] == [shd["job_id"]]
+    assert shd["metadata"]["host"] == "P-B0X" and shd["metadata"]["user"] == "SYSTEM"
+    assert spl["path"] == "/00002.SPL" and spl["pages"] == 1
+    # The EMF text is UTF-16 in the raw bytes and whole only in the decoded page text.
+    names = [f for f in report["findings"] if f["value"] == "Jane Example"]
+    assert names and names[0]["job_id"] == spl["job_id"]
