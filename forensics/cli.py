@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--no-hash", action="store_true", help="do not compute MD5/SHA-1/SHA-256 of the media"
     )
+    scan.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="do not parse print jobs (raw-byte scan only: faster triage, but text that is encoded "
+        "in print languages or spool files is not searched)",
+    )
     scan.add_argument("-q", "--quiet", action="store_true", help="no summary table")
 
     def case_target(command: argparse.ArgumentParser) -> None:
@@ -288,6 +294,7 @@ def _run_scan(
     reveal: bool,
     hashes: bool,
     argv: Sequence[str],
+    parse_jobs: bool = True,
 ) -> tuple[CaseStore, dict[str, Any], ScanResult | LooseResult]:
     """Scan one image into ``output``/case.sqlite; the caller closes the returned store."""
     if output.exists() and not output.is_dir():
@@ -308,7 +315,7 @@ def _run_scan(
     ):
         stale.unlink(missing_ok=True)
     run = run_record(shlex.join(["pfa", *argv]), rules, utc_now())
-    run["options"] = {"reveal": reveal, "hashes": hashes}
+    run["options"] = {"reveal": reveal, "hashes": hashes, "jobs": parse_jobs}
     store = CaseStore(db_path)
     try:
         run_id = store.start_run(run)
@@ -319,7 +326,9 @@ def _run_scan(
             with image:
                 result = scan_image(
                     image,
-                    ScanOptions(rules=rules, reveal=reveal, compute_hashes=hashes),
+                    ScanOptions(
+                        rules=rules, reveal=reveal, compute_hashes=hashes, parse_jobs=parse_jobs
+                    ),
                     store,
                     run_id,
                     _RichProgress(Console(stderr=True)),
@@ -333,7 +342,13 @@ def _run_scan(
 
 def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
     store, run, result = _run_scan(
-        args.image, args.output, list(args.rules), args.reveal, not args.no_hash, argv
+        args.image,
+        args.output,
+        list(args.rules),
+        args.reveal,
+        not args.no_hash,
+        argv,
+        parse_jobs=not args.no_jobs,
     )
     with store:
         report_path = args.output / "report.json"

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 import platform
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from forensics.jobs import (
     Extracted,
     JobExtractor,
     JobSource,
+    extract_all,
     pair_jobs,
     record_extracted,
 )
@@ -82,6 +84,8 @@ class ScanOptions:
     reveal: bool = False
     compute_hashes: bool = True
     chunk_size: int = CHUNK
+    parse_jobs: bool = True
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
 
 
 class Progress:
@@ -347,9 +351,18 @@ class _ImageScan:
         return b"".join(parts)
 
     def job_pass(self) -> None:
-        """Parse every file that looks like a job; scan the decoded text."""
+        """Parse every file that looks like a job; scan the decoded text (in parallel)."""
         extractor = JobExtractor(self.detector, self.options.reveal)
         pair_keys: dict[str, str] = {}
+        results = extract_all(
+            extractor, self._job_sources(), len(self.job_files), self.options.workers
+        )
+        for source, extracted in results:
+            self._store_extracted(extracted, source.file_id, pair_keys)
+        self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
+        self.flush_problems()
+
+    def _job_sources(self) -> Iterator[JobSource]:
         for fs, walked, file_id in self.job_files:
             entry = walked.entry
             try:
@@ -358,7 +371,7 @@ class _ImageScan:
                 self.problem(Problem("unreadable-file", f"{entry.path}: {exc}"))
                 continue
             cls = LocationClass.ALLOCATED if entry.allocated else LocationClass.DELETED
-            source = JobSource(
+            yield JobSource(
                 data=data,
                 address=self.locator.file_address(
                     fs.volume, entry.path, entry.inode, entry.allocated
@@ -371,9 +384,6 @@ class _ImageScan:
                 runs=entry.runs,
                 truncated=entry.size > MAX_PARSE_BYTES,
             )
-            self._store_extracted(extractor.extract(source), file_id, pair_keys)
-        self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
-        self.flush_problems()
 
     def _store_extracted(
         self, extracted: Extracted, file_id: int | None, pair_keys: dict[str, str]
@@ -704,7 +714,8 @@ def scan_image(
     hashes = scan.stream(disk_map, prepare=lambda: layouts.append(scan.map_structure()))
     layout = layouts[0]
     scan.logical_pass()
-    scan.job_pass()
+    if options.parse_jobs:
+        scan.job_pass()
     verified: bool | None = None
     stored = dict(image.stored_hashes)
     if hashes and stored:

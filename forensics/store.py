@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS byte_runs (
 CREATE TABLE IF NOT EXISTS problems (
     problem_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, code TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS findings_by_image ON findings (image_id, image_offset);
+CREATE INDEX IF NOT EXISTS findings_by_file ON findings (image_id, file_id);
 CREATE INDEX IF NOT EXISTS files_by_image ON files (image_id, volume_idx, inode);
 """
 

@@ -186,8 +186,14 @@ def candidates(head: bytes, name: str | None = None) -> list[type[FormatParser]]
     return sorted(found, key=lambda cls: (cls.priority, cls.name))
 
 
+_loaded = False
+
+
 def _load_all() -> None:
     """Import every module of this package once, so each format registers itself."""
+    global _loaded
+    if _loaded:
+        return
     import importlib
     import pkgutil
 
@@ -196,3 +202,4 @@ def _load_all() -> None:
     for module in pkgutil.iter_modules(package.__path__):
         if module.name != "base":
             importlib.import_module(f"{package.__name__}.{module.name}")
+    _loaded = True

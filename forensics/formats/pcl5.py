@@ -52,6 +52,10 @@ TWO_CHARACTER = range(0x30, 0x7F)
 # 0x80–0xFF print in 8-bit symbol sets). ESC and the other C0 controls end a run.
 TEXT_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
+# One parameterised command: ESC, parameterised char, optional group char, value, termination.
+SINGLE_COMMAND = re.compile(
+    rb"\x1b([\x21-\x2f])([\x60-\x7e]?)([+-]?[0-9]{0,16}(?:\.[0-9]{0,15})?)([\x40-\x5e])"
+)
 
 # Symbol sets (PCL5 TRM Appendix "Symbol Set Tables"; "ESC(#X" where # and X form the ID, e.g.
 # 8U = Roman-8) → Python codecs for the high half. Unknown sets are read as Latin-1.
@@ -235,19 +239,27 @@ class TextLayout:
         self.chars += len(text)
 
     def text(self, text: str) -> None:
-        for char in text:
-            if char == " ":
-                if self.line_has_text:
-                    self.pending_space = True
-                self.x += self.advance(char)
-                continue
-            if self.pending_space:
-                self._emit(" ")
-                self.pending_space = False
-            self._emit(char)
-            self.line_has_text = True
-            self.run_chars += 1
-            self.x += self.advance(char)
+        """Print a run of characters: runs of spaces become one pending space, words are kept.
+
+        One call per run, not per character or word: print data is megabytes of text.
+        """
+        if not text:
+            return
+        spaces = text.count(" ")
+        self.x += spaces * self.advance(" ") + (len(text) - spaces) * self.advance("x")
+        words = [word for word in text.split(" ") if word]
+        if not words:
+            if self.line_has_text:
+                self.pending_space = True
+            return
+        if text[0] == " " and self.line_has_text:
+            self.pending_space = True
+        if self.pending_space:
+            self._emit(" ")
+        self._emit(" ".join(words))
+        self.line_has_text = True
+        self.pending_space = text[-1] == " "
+        self.run_chars += len(text) - spaces
 
     def advance(self, char: str) -> float:
         if self.pitch:
@@ -409,6 +421,19 @@ class Pcl5Reader:
                 stop = len(data) if stop < 0 else stop
                 return stop
             return pos + 2
+        single = SINGLE_COMMAND.match(data, pos)
+        if single is not None:
+            # The common case, one command ended by its termination character (ESC*p300X),
+            # decoded by one regex; combined sequences and data commands take the general path.
+            command = Command(
+                chr(single[1][0]), single[2].decode(), single[4].decode(), single[3].decode(), pos
+            )
+            if not carries_data(command):
+                self.commands += 1
+                self._command(command, b"")
+                if command.parameterised == "%" and command.letter == "B":
+                    return self._hpgl(single.end())
+                return single.end()
         parsed = _parse_sequence(data, pos)
         if parsed is None:
             self.malformed += 1
