@@ -211,6 +211,11 @@ def _configure_logging(debug: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not debug:
+        # Parsing libraries warn about every odd file they meet; on a printer drive those are
+        # evidence, reported by the parsers as notes, not noise for the terminal.
+        for name in ("pypdf", "PIL", "fontTools"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
@@ -384,18 +389,13 @@ def cmd_jobs(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     if args.json:
         print(json.dumps(jobs, indent=2, sort_keys=True, ensure_ascii=False))
         return 0
+    if not console.is_terminal:
+        console = Console(width=160)  # piped to a file or a pager: no terminal to fit
     table = Table(title=f"jobs ({len(jobs)})")
-    for col in (
-        "id",
-        "time (UTC)",
-        "user",
-        "host",
-        "document",
-        "format",
-        "pages",
-        "class",
-        "findings",
-    ):
+    # Ids, times and counts stay whole; names fold when the terminal is narrow.
+    for col in ("id", "time (UTC)", "format", "pages", "class", "findings"):
+        table.add_column(col, no_wrap=True)
+    for col in ("user", "host", "document"):
         table.add_column(col, overflow="fold")
     for job in jobs:
         meta = job["metadata"]
@@ -403,14 +403,14 @@ def cmd_jobs(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         document = meta.get("document_name") or meta.get("job_name") or ""
         table.add_row(
             job["job_id"],
-            when,
-            meta.get("user") or "",
-            meta.get("host") or "",
-            document,
+            when.replace("T", " ").removesuffix("Z")[:19],
             ">".join(job["format_chain"]),
             "" if job["pages"] is None else str(job["pages"]),
             job["location_class"],
             str(job["findings"]),
+            meta.get("user") or "",
+            meta.get("host") or "",
+            document,
         )
     console.print(table)
     return 0
