@@ -302,6 +302,8 @@ def _run_scan(
     parse_jobs: bool = True,
 ) -> tuple[CaseStore, dict[str, Any], ScanResult | LooseResult]:
     """Scan one image into ``output``/case.sqlite; the caller closes the returned store."""
+    # Absolute, so that pfa extract finds the evidence again from any working folder.
+    image_path = image_path.absolute()
     if output.exists() and not output.is_dir():
         raise InputError(f"output {output} exists and is not a folder")
     rules = load_rules(rules_dirs)
@@ -326,7 +328,16 @@ def _run_scan(
         run_id = store.start_run(run)
         result: ScanResult | LooseResult
         if image is None:
-            result = scan_loose(image_path, Detector(rules), store, run_id, reveal)
+            result = scan_loose(
+                image_path,
+                Detector(rules),
+                store,
+                run_id,
+                reveal,
+                hashes=hashes,
+                parse_jobs=parse_jobs,
+                exclude=output,
+            )
         else:
             with image:
                 result = scan_image(
@@ -369,7 +380,7 @@ def _open_case(args: argparse.Namespace, argv: Sequence[str], work: Path) -> tup
     target: Path = args.target
     db = target / "case.sqlite" if target.is_dir() else target
     if db.suffix == ".sqlite" and db.is_file():
-        store = CaseStore(db)
+        store = CaseStore.open_existing(db)
     elif target.is_dir():
         raise InputError(f"{target} is a folder without a case.sqlite (scan it first: pfa scan)")
     else:
@@ -443,12 +454,15 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
                 " WHERE jobs.image_id = ? AND jobs.job_id = ?",
                 (image_id, args.job),
             ).fetchone()
-    output.mkdir(parents=True, exist_ok=True)
     meta = job["metadata"]
     stem = safe_name(
         f"{job['job_id']}-{meta.get('document_name') or meta.get('job_name') or job['format']}"
     )
-    raw = _job_bytes(evidence, job, json.loads(file_row[0]) if file_row else None)
+    try:
+        raw = _job_bytes(evidence, job, json.loads(file_row[0]) if file_row else None)
+    except OSError as exc:
+        raise InputError(f"cannot read the job's evidence again: {exc}") from None
+    output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if raw is not None:
         written.append(output / f"{stem}.{safe_name(job['format'], 16)}.bin")

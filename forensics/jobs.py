@@ -32,7 +32,7 @@ from forensics.formats.base import (
     ParsedJob,
     candidates,
 )
-from forensics.records import ByteRun, Finding, Job, LocationClass
+from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
 from forensics.store import CaseStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Extracted:
     findings: list[Finding] = field(default_factory=list)
     texts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # job id → (name, text)
     pair_keys: dict[str, str] = field(default_factory=dict)  # job id → pair key
+    problems: list[Problem] = field(default_factory=list)
 
 
 def image_offset_of(runs: tuple[ByteRun, ...], offset: int) -> int | None:
@@ -146,6 +147,13 @@ class JobExtractor:
         depth: int,
     ) -> None:
         if len(out.jobs) >= MAX_JOBS_PER_OBJECT:
+            if out.jobs and "job cap" not in " ".join(out.jobs[0].notes):
+                first = out.jobs[0]
+                out.jobs[0] = dataclasses.replace(
+                    first,
+                    complete=False,
+                    notes=(*first.notes, f"job cap: only {MAX_JOBS_PER_OBJECT} jobs kept"),
+                )
             return
         chain = (*chain, parsed.format)
         job_address = address.then(step("decoder", f"{parsed.format} job", format=parsed.format))
@@ -161,11 +169,15 @@ class JobExtractor:
                 break
             text = decoded.text[:budget]
             budget -= len(text)
-            label = f"{decoded.name} (heuristic)" if decoded.heuristic else decoded.name
+            heuristic = decoded.heuristic and "heuristic" not in decoded.name
+            label = f"{decoded.name} (heuristic)" if heuristic else decoded.name
             texts.append((label, text))
         findings = 0
+        stored: list[tuple[str, str]] = []
         for label, text in texts:
-            findings += self._scan_text(out, source, job_id, job_address, label, text)
+            count, kept = self._scan_text(out, source, job_id, job_address, label, text)
+            findings += count
+            stored.append((label, kept))
         meta = parsed.metadata.to_dict(reveal=self.reveal)
         job = Job(
             job_id=job_id,
@@ -193,7 +205,7 @@ class JobExtractor:
             findings=findings,
         )
         out.jobs.append(job)
-        out.texts[job_id] = texts
+        out.texts[job_id] = stored
         pair_key = parsed.pair_key or (pair_key_from_name(source.name) if depth == 0 else None)
         if pair_key:
             out.pair_keys[job_id] = pair_key
@@ -244,13 +256,17 @@ class JobExtractor:
         job_address: EvidenceAddress,
         label: str,
         text: str,
-    ) -> int:
+    ) -> tuple[int, str]:
+        """Scan one decoded text; return the findings count and the text to keep, in which
+        every confirmed value is replaced by its masked form unless ``--reveal``."""
         data = text.encode("utf-8", errors="replace")
         try:
-            detections = self.detector.scan(data)
-        except DetectionError:
-            log.debug("YARA failed on decoded text of %s", job_id, exc_info=True)
-            return 0
+            detections = self.detector.scan(data, utf8=True)
+        except DetectionError as exc:
+            out.problems.append(
+                Problem("detection-error", f"{source.path or job_id}: {label}: {exc}", "error")
+            )
+            return 0, text if self.reveal else ""
         stream = job_address.then(step("decoder", label, stream="decoded-text"))
         for d in detections:
             out.findings.append(
@@ -265,7 +281,7 @@ class JobExtractor:
                     location_class=source.location_class,
                     image_offset=None,
                     length=d.length,
-                    encoding="utf-8" if d.encoding == "ascii" else d.encoding,
+                    encoding=d.encoding,
                     address=stream.at(None, d.length, stream_offset=d.offset),
                     path=source.path,
                     inode=source.inode,
@@ -275,7 +291,12 @@ class JobExtractor:
                     stream_offset=d.offset,
                 )
             )
-        return len(detections)
+        if self.reveal or not detections:
+            return len(detections), text
+        masked = bytearray(data)
+        for d in sorted(detections, key=lambda d: d.offset, reverse=True):
+            masked[d.offset : d.offset + d.length] = d.value_masked.encode("utf-8")
+        return len(detections), masked.decode("utf-8", errors="replace")
 
 
 # Set in the parent before the worker processes fork, so workers share the compiled rules.
@@ -332,6 +353,8 @@ def record_extracted(
     reported again from the decoded text: the raw finding has the exact offset. Raw findings
     of the file count towards its top-level job's findings.
     """
+    for problem in extracted.problems:
+        store.add_problem(image_id, problem)
     added = 0
     decoded_per_job: dict[str, int] = defaultdict(int)
     for finding in extracted.findings:
@@ -372,8 +395,11 @@ def _page_dict(page: PageRef) -> dict[str, object]:
 # Spool file names that tie a data file to its control/shadow file.
 _PAIR_NAMES = (
     (re.compile(r"^[cd](\d{5,})(?:-\d{3})?$"), "cups:{0}"),  # CUPS c00017 / d00017-001
-    (re.compile(r"^[cd]fA(\d{3})(.+)$"), "lpd:{0}{1}"),  # RFC 1179 cfA017host / dfA017host
-    (re.compile(r"^(\d{5})\.(?:SHD|SPL)$", re.IGNORECASE), "winspool:{0}"),  # 00002.SHD / .SPL
+    (re.compile(r"^[cd]f[A-Za-z](\d{3})(.+)$"), "lpd:{0}{1}"),  # RFC 1179 cfA017host / dfA017host
+    (
+        re.compile(r"^(?:FP)?(\d{5})\.(?:SHD|SPL)$", re.IGNORECASE),
+        "winspool:{0}",
+    ),  # 00002.SHD / FP00002.SPL
 )
 
 

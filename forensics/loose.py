@@ -55,13 +55,15 @@ def _utc_now() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _files(root: Path, problems: list[Problem]) -> list[Path]:
-    """Regular files under ``root`` (not following links), in a stable order, bounded."""
+def _files(root: Path, problems: list[Problem], exclude: Path | None = None) -> list[Path]:
+    """Regular files under ``root`` (not following links), in a stable order, bounded;
+    ``exclude`` (the output folder, when it lies inside the evidence folder) is skipped."""
     if root.is_file():
         return [root]
     found: list[Path] = []
+    skip = exclude.resolve() if exclude is not None else None
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d).resolve() != skip)
         for name in sorted(filenames):
             path = Path(dirpath) / name
             try:
@@ -78,13 +80,22 @@ def _files(root: Path, problems: list[Problem]) -> list[Path]:
 
 
 def scan_loose(
-    root: Path, detector: Detector, store: CaseStore, run_id: int, reveal: bool
+    root: Path,
+    detector: Detector,
+    store: CaseStore,
+    run_id: int,
+    reveal: bool,
+    *,
+    hashes: bool = True,
+    parse_jobs: bool = True,
+    exclude: Path | None = None,
 ) -> LooseResult:
     """Scan a loose file or a folder of files into the case store."""
     if not root.exists():
         raise InputError(f"{root}: no such file or folder")
+    started = _utc_now()
     problems: list[Problem] = []
-    files = _files(root, problems)
+    files = _files(root, problems, exclude)
     total = 0
     for path in files:
         try:
@@ -116,17 +127,21 @@ def scan_loose(
             )
             file_id = store.add_file(image_id, entry)
             with_content += int(info.st_size > 0)
-            hashes, raw_findings = _scan_file(path, address, relative, detector, reveal)
+            file_hashes, raw_findings = _scan_file(
+                path, address, relative, detector, reveal, hashes, problems
+            )
         except OSError as exc:
             problems.append(Problem("unreadable-file", f"{path}: {exc}"))
             continue
         if root.is_file():
-            single_hashes = hashes
+            single_hashes = file_hashes
         raw_values: set[str] = set()
         for finding in raw_findings:
             store.add_finding(image_id, finding, file_id)
             raw_values.add(finding.value_sha256)
         findings += len(raw_findings)
+        if not parse_jobs:
+            continue
         try:
             with path.open("rb") as handle:
                 data = handle.read(MAX_PARSE_BYTES)
@@ -177,6 +192,7 @@ def scan_loose(
         "verdict": str(verdict),
         "verdict_reasons": reasons,
         "disk_map": {},
+        "started": started,
         "finished": finished,
     }
     store.finish_image(image_id, record, str(verdict))
@@ -186,10 +202,16 @@ def scan_loose(
 
 
 def _scan_file(
-    path: Path, address: EvidenceAddress, relative: str, detector: Detector, reveal: bool
+    path: Path,
+    address: EvidenceAddress,
+    relative: str,
+    detector: Detector,
+    reveal: bool,
+    hashes: bool,
+    problems: list[Problem],
 ) -> tuple[dict[str, str], list[Finding]]:
     """Hashes and raw-byte findings of one file, read in overlapping chunks."""
-    hashers = [hashlib.md5(), hashlib.sha1(), hashlib.sha256()]
+    hashers = [hashlib.md5(), hashlib.sha1(), hashlib.sha256()] if hashes else []
     found: list[Finding] = []
     size = path.stat().st_size
     with path.open("rb") as handle:
@@ -207,7 +229,8 @@ def _scan_file(
             last = pos + CHUNK >= size
             try:
                 detections = detector.scan(buf, start, lead, None if last else lead + len(core))
-            except DetectionError:
+            except DetectionError as exc:
+                problems.append(Problem("detection-error", f"{relative}: {exc}", "error"))
                 detections = []
             for d in detections:
                 found.append(

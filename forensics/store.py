@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from forensics.errors import InputError
 from forensics.records import ByteRun, FileEntry, Finding, Job, Problem
 
 SCHEMA_VERSION = 1
@@ -60,6 +61,25 @@ def _json(obj: Any) -> str:
 class CaseStore:
     """A SQLite case database (created if missing)."""
 
+    @classmethod
+    def open_existing(cls, path: Path) -> CaseStore:
+        """An existing case database, opened read-only; anything else is an InputError.
+
+        Read-only matters: a user may point at any SQLite file, and printers keep SQLite
+        databases of their own, which must never be modified.
+        """
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            raise InputError(f"{path} is not a pfa case database ({exc})") from None
+        if row is None:
+            db.close()
+            raise InputError(f"{path} is not a pfa case database (no schema version)")
+        store = cls.__new__(cls)
+        store.path, store.db = path, db
+        return store
+
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.db = sqlite3.connect(str(self.path))
@@ -73,7 +93,8 @@ class CaseStore:
         self.db.commit()
 
     def close(self) -> None:
-        self.db.commit()
+        if self.db.in_transaction:
+            self.db.commit()
         self.db.close()
 
     def __enter__(self) -> CaseStore:

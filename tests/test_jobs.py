@@ -103,7 +103,15 @@ def test_jobs_and_extract_commands(loose_job: Path, tmp_path: Path) -> None:
     raw = files[".bin"].read_bytes()
     assert raw.startswith(b"\x1bE") or raw.startswith(b"\x1b")  # the PCL payload itself
     assert raw == loose_job.read_bytes()[pcl["file_offset"] : pcl["file_offset"] + pcl["length"]]
-    assert "Patient Name: Jane Example" in files[".txt"].read_text()
+    # The decoded text keeps its words; the values the rules confirm stay masked…
+    text = files[".txt"].read_text()
+    assert "Patient Name: J*** E******, SSN ***-**-9999 was admitted" in text
+    # …unless the examiner asks for them.
+    revealed = tmp_path / "revealed"
+    done = pfa("extract", str(loose_job), "--job", pcl["job_id"], "-o", str(revealed), "--reveal")
+    assert done.returncode == 0, done.stderr
+    (text_file,) = revealed.glob("*.txt")
+    assert SENTENCE in text_file.read_text()
     assert json.loads(files[".json"].read_text())["job_id"] == pcl["job_id"]
     unknown = pfa("extract", str(loose_job), "--job", "Jnope", "-o", str(out))
     assert unknown.returncode == 2 and "no job Jnope" in unknown.stderr
@@ -170,3 +178,50 @@ def test_spool_folder_pairs_shadow_and_spool_files(tmp_path: Path) -> None:
     # The EMF text is UTF-16 in the raw bytes and whole only in the decoded page text.
     names = [f for f in report["findings"] if f["value"] == "Jane Example"]
     assert names and names[0]["job_id"] == spl["job_id"]
+
+
+def test_a_foreign_sqlite_file_is_refused_and_untouched(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    foreign = tmp_path / "device.sqlite"  # printers keep SQLite databases of their own
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE jobs (id INTEGER)")
+    db.commit()
+    db.close()
+    before = hashlib.sha256(foreign.read_bytes()).hexdigest()
+    done = pfa("jobs", str(foreign))
+    assert done.returncode == 2 and "not a pfa case database" in done.stderr
+    assert hashlib.sha256(foreign.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "device.sqlite-wal").exists()
+
+
+def test_extract_from_an_earlier_scan_in_another_folder(loose_job: Path, tmp_path: Path) -> None:
+    out = tmp_path / "case"
+    assert pfa("scan", str(loose_job), "-o", str(out), "-q").returncode == 1
+    jobs = json.loads(pfa("jobs", str(out), "--json").stdout)
+    pjl = next(j for j in jobs if j["format"] == "pjl")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "forensics", "extract", str(out), "--job", pjl["job_id"], "-o", "x"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (raw,) = (elsewhere / "x").glob("*.bin")
+    assert raw.read_bytes() == loose_job.read_bytes()
+
+
+def test_output_folder_inside_the_evidence_folder_is_not_scanned(tmp_path: Path) -> None:
+    evidence = tmp_path / "spool"
+    evidence.mkdir()
+    (evidence / "note.txt").write_text(f"SSN {secrets.SSN}\n")
+    assert pfa("scan", str(evidence), "-o", str(evidence / "out"), "-q").returncode == 1
+    report = json.loads((evidence / "out" / "report.json").read_text())
+    assert report["summary"]["files"] == 1

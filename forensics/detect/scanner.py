@@ -63,7 +63,12 @@ class Detector:
         self.context_chars = context_chars
 
     def scan(
-        self, buf: bytes, base: int = 0, accept_start: int = 0, accept_end: int | None = None
+        self,
+        buf: bytes,
+        base: int = 0,
+        accept_start: int = 0,
+        accept_end: int | None = None,
+        utf8: bool = False,
     ) -> list[Detection]:
         """Confirmed detections in ``buf``, whose first byte is at absolute offset ``base``.
 
@@ -89,7 +94,7 @@ class Detector:
                     if not accept_start <= instance.offset < limit:
                         continue
                     found = self._confirm(
-                        buf, base, match.rule, meta, instance.offset, instance.matched_data
+                        buf, base, match.rule, meta, instance.offset, instance.matched_data, utf8
                     )
                     if found is None:
                         continue
@@ -103,17 +108,33 @@ class Detector:
         return sorted(best.values(), key=lambda d: (d.offset, d.rule))
 
     def _confirm(
-        self, buf: bytes, base: int, rule: str, meta: dict[str, str], start: int, data: bytes
+        self,
+        buf: bytes,
+        base: int,
+        rule: str,
+        meta: dict[str, str],
+        start: int,
+        data: bytes,
+        utf8: bool = False,
     ) -> Detection | None:
         wide = _is_wide(data)
-        text = data.decode("utf-16-le", errors="replace") if wide else data.decode("latin-1")
+        if wide:
+            text = data.decode("utf-16-le", errors="replace")
+        elif utf8:  # decoded job text is handed over as UTF-8: é is one character, not two
+            text = data.decode("utf-8", errors="replace")
+        else:
+            text = data.decode("latin-1")
         confirmed = confirm(meta["validator"] or None, text)
         if confirmed is None:
             return None
         width = 2 if wide else 1
-        value_start = start + confirmed.span[0] * width
-        value_end = start + confirmed.span[1] * width
-        before, after = self._context(buf, value_start, value_end, width)
+        if utf8 and not wide:
+            value_start = start + len(text[: confirmed.span[0]].encode("utf-8"))
+            value_end = start + len(text[: confirmed.span[1]].encode("utf-8"))
+        else:
+            value_start = start + confirmed.span[0] * width
+            value_end = start + confirmed.span[1] * width
+        before, after = self._context(buf, value_start, value_end, width, utf8)
         return Detection(
             rule=rule,
             category=meta["category"],
@@ -121,7 +142,7 @@ class Detector:
             description=meta["description"],
             offset=base + value_start,
             length=value_end - value_start,
-            encoding="utf-16le" if wide else "ascii",
+            encoding="utf-16le" if wide else ("utf-8" if utf8 else "ascii"),
             value=confirmed.value,
             normalised=confirmed.normalised,
             value_sha256=sha256_normalised(confirmed.normalised),
@@ -130,13 +151,15 @@ class Detector:
             context=printable(before + confirmed.value + after),
         )
 
-    def _context(self, buf: bytes, start: int, end: int, width: int) -> tuple[str, str]:
+    def _context(
+        self, buf: bytes, start: int, end: int, width: int, utf8: bool = False
+    ) -> tuple[str, str]:
         span = self.context_chars * width
         lo = max(0, start - span)
         lo += (start - lo) % width  # keep UTF-16 code units aligned with the value
         hi = min(len(buf), end + span)
         hi -= (hi - end) % width
-        codec = "utf-16-le" if width == 2 else "latin-1"
+        codec = "utf-16-le" if width == 2 else ("utf-8" if utf8 else "latin-1")
         return (
             buf[lo:start].decode(codec, errors="replace"),
             buf[end:hi].decode(codec, errors="replace"),

@@ -468,8 +468,12 @@ class PjlParser(FormatParser):
         for command in job.lines[:MAX_HEADER_LINES]:
             text = self._decode(command.raw, codec)
             for key, value in command.pairs:
-                if self._is_pin_key(key) and unquote(value):
-                    secret = self._decode(unquote(value), codec)
+                secret_raw = unquote(value)
+                if key == "JOBATTR" and b"=" in secret_raw:
+                    name, _, secret_raw = secret_raw.partition(b"=")
+                    key = name.strip().lstrip(b"@").upper().decode("latin-1")
+                if self._is_pin_key(key) and secret_raw.strip():
+                    secret = self._decode(secret_raw.strip(), codec)
                     text = text.replace(secret, MASK)
             lines.append(CONTROL.sub(" ", text).rstrip())
         return "\n".join(lines)
@@ -578,7 +582,13 @@ class PjlParser(FormatParser):
             pins.setdefault(key, text(value) or "")
             return
         if key == "JOBATTR":
-            self._jobattr(text(value), put_hint, put_extra)
+            attr = text(value) or ""
+            name, _, secret = attr.partition("=")
+            if secret.strip() and self._is_pin_key(name.strip().lstrip("@").upper()):
+                # Vendor locked-print PINs travel as JOBATTR="@PIN=4321" (and @PASSWORD=…).
+                pins.setdefault(name.strip().upper(), secret.strip())
+                return
+            self._jobattr(attr, put_hint, put_extra)
         elif key == "USERNAME" or key in ("KUSERNAME", "USERID"):
             put("user", text(value))
         elif key in ("JOBNAME", "KJOBNAME"):

@@ -27,3 +27,11 @@ def test_accept_window_drops_matches_outside_it(detector: Detector) -> None:
     assert len(detector.scan(buf)) == 1
     assert detector.scan(buf, accept_start=11) == []  # the match (guard at 10) starts earlier
     assert detector.scan(buf, accept_end=10) == []
+
+
+def test_utf8_text_is_decoded_as_utf8(detector: Detector) -> None:
+    text = "Benutzer: Jürgen\nPassword: Pässwörd2024\n".encode()
+    found = detector.scan(text, utf8=True)
+    (password,) = [d for d in found if d.category == "credentials"]
+    assert password.value.startswith("P") and "Ã" not in password.value
+    assert text[password.offset : password.offset + password.length].decode() == password.value

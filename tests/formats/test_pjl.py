@@ -210,3 +210,17 @@ def test_hostile_inputs(gs_pjl: bytes) -> None:
     assert not job.complete and any("more than" in note for note in job.notes)
     hostile_ok(UEL + b"@PJL\n" * 200_000)  # many lines in one job
     assert time.monotonic() - started < 60
+
+
+def test_jobattr_pin_is_a_pin_and_masked() -> None:
+    from forensics.formats.base import ParseContext
+    from forensics.formats.pjl import PjlParser
+
+    data = (
+        b'\x1b%-12345X@PJL JOB NAME="x"\r\n@PJL SET JOBATTR="@PIN=4321"\r\n'
+        b'@PJL SET JOBATTR="@LUNA=jdoe"\r\n@PJL ENTER LANGUAGE=PCL\r\n\x1bEhello\x1b%-12345X'
+    )
+    parsed = PjlParser().parse(data, ParseContext())
+    assert parsed.metadata.pin == "4321" and parsed.metadata.pin_masked == "********"
+    assert all("4321" not in v for _, v in parsed.metadata.extra)
+    assert all("4321" not in t.text for t in parsed.texts)
