@@ -40,6 +40,7 @@ from forensics.evidence.filesystem import open_filesystem
 from forensics.evidence.image import TskImage, format_size, is_container, iter_chunks, open_image
 from forensics.formats.base import MAX_PARSE_BYTES
 from forensics.loose import LooseResult, looks_like_job_file, scan_loose
+from forensics.pages import page_images
 from forensics.records import ByteRun
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
@@ -195,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     extract = sub.add_parser(
         "extract",
-        help="write one job's raw bytes, decoded text and metadata to a folder",
-        description="Write a job's raw bytes (.bin), its decoded text (.txt) and its metadata "
-        "(.json) to DIR; file names are made safe whatever the evidence calls the job.",
+        help="write one job's raw bytes, decoded text, metadata and page images to a folder",
+        description="Write a job's raw bytes (.bin), its decoded text (.txt), its metadata "
+        "(.json) and, for raster, fax and scan jobs, its pages as PNG to DIR; file names are "
+        "made safe whatever the evidence calls the job.",
     )
     case_target(extract)
     extract.add_argument("--job", required=True, metavar="ID", help="job id, as listed by pfa jobs")
@@ -472,6 +474,11 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
         "".join(f"=== {name} ===\n{text}\n" for name, text in texts), encoding="utf-8"
     )
     written.append(text_path)
+    if raw is not None:
+        for number, image in page_images(job["format"], raw):
+            page_path = output / f"{stem}-page-{number:03d}.png"
+            image.save(page_path, "PNG")
+            written.append(page_path)
     meta_path = output / f"{stem}.json"
     meta_path.write_text(
         json.dumps(job, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8"

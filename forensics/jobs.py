@@ -365,6 +365,20 @@ def record_extracted(
         if finding.job_id is not None:
             decoded_per_job[finding.job_id] += 1
     for job in extracted.jobs:
+        if not job.complete:
+            # DESIGN.md: damage after a good header keeps the partial result and is a Problem.
+            where = job.path or str(job.address)
+            problem_notes = "; ".join(job.notes[:3]) or "incomplete"
+            store.add_problem(
+                image_id,
+                Problem(
+                    "damaged-job",
+                    f"{job.format} job {job.job_id} in {where}: {problem_notes}"[:1000],
+                    "warning",
+                    image_offset=job.image_offset,
+                    address=str(job.address),
+                ),
+            )
         count = decoded_per_job[job.job_id] + (raw_count if job.parent_job_id is None else 0)
         store.add_job(
             image_id,

@@ -225,3 +225,61 @@ def test_output_folder_inside_the_evidence_folder_is_not_scanned(tmp_path: Path)
     assert pfa("scan", str(evidence), "-o", str(evidence / "out"), "-q").returncode == 1
     report = json.loads((evidence / "out" / "report.json").read_text())
     assert report["summary"]["files"] == 1
+
+
+def test_a_damaged_job_is_kept_and_is_a_problem(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pdf"
+    sample = PROJECT.parent / "shared" / "samples" / "cups" / "testfile.pdf"
+    if not sample.exists():
+        pytest.skip("shared sample testfile.pdf not present")
+    cut.write_bytes(sample.read_bytes()[:40000])  # the tail (xref, trailer) is gone
+    done = pfa("scan", str(cut), "-o", str(tmp_path / "out"), "-q")
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (pdf,) = [j for j in report["jobs"] if j["format"] == "pdf"]
+    assert pdf["complete"] is False and pdf["texts"]
+    damaged = [p for p in report["problems"] if p["code"] == "damaged-job"]
+    assert damaged and pdf["job_id"] in damaged[0]["message"]
+
+
+PWG_SAMPLE = PROJECT.parent / "shared" / "samples" / "cups" / "onepage-letter-300-black-1.pwg"
+
+
+@pytest.mark.skipif(not PWG_SAMPLE.exists(), reason="shared PWG sample not present")
+def test_extract_writes_raster_pages_as_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    jobs = json.loads(pfa("jobs", str(PWG_SAMPLE), "--json").stdout)
+    (job,) = jobs
+    assert (
+        pfa(
+            "extract", str(PWG_SAMPLE), "--job", job["job_id"], "-o", str(tmp_path / "x")
+        ).returncode
+        == 0
+    )
+    (png,) = (tmp_path / "x").glob("*-page-001.png")
+    with Image.open(png) as page:
+        assert page.size == (2550, 3300)
+        gray = page.convert("L")
+        histogram = gray.histogram()
+        white, black = histogram[255], histogram[0]
+        assert white > black > 0  # a printed page: mostly paper, some ink (black on white)
+        assert gray.getpixel((10, 10)) == 255  # the margin is white, not inverted
+
+
+def test_extract_writes_fax_pages_as_png(tmp_path: Path) -> None:
+    doc = tmp_path / "fax.ps"
+    doc.write_text("%!PS\n/Helvetica findfont 24 scalefont setfont\n"
+                   "72 700 moveto (Fax page one) show showpage\n"
+                   "72 700 moveto (Fax page two) show showpage\n")  # fmt: skip
+    fax = tmp_path / "fax.tif"
+    subprocess.run(
+        ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=tiffg4", f"-sOutputFile={fax}", str(doc)],
+        check=True,
+    )
+    (job,) = json.loads(pfa("jobs", str(fax), "--json").stdout)
+    assert job["format"] == "tiff" and job["pages"] == 2
+    assert (
+        pfa("extract", str(fax), "--job", job["job_id"], "-o", str(tmp_path / "x")).returncode == 0
+    )
+    assert len(list((tmp_path / "x").glob("*-page-*.png"))) == 2
