@@ -271,7 +271,8 @@ class _ImageScan:
                 and _is_user_file(entry.path)
             ):
                 self.user_files_with_content += 1
-                self._sniff(fs, walked, file_id)
+                if self.options.parse_jobs:
+                    self._sniff(fs, walked, file_id)
             # Re-read logically: fragmented files (hits across fragments) and resident NTFS
             # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
             if (

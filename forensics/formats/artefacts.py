@@ -884,7 +884,8 @@ class JobLogParser(FormatParser):
         pages_total = 0
         for record in table.records:
             pages = value(record, "pages")
-            if pages and pages.isdigit():
+            # isdigit() accepts "²", which int() refuses: only ASCII digits count.
+            if pages and pages.isascii() and pages.isdigit():
                 pages_total += int(pages)
         first_date, last_date = value(first, "date"), value(last, "date")
         submitted, zone = _log_time(first_date)

@@ -291,7 +291,9 @@ def apply_predictor(data: bytes, parms: Mapping[str, Any] | None) -> Decoded:
     """Undo a TIFF (2) or PNG (10-15) predictor (PDF 32000-1 §7.4.4.4, table 8).
 
     ``parms`` are the DecodeParms: Predictor, Colors (1), BitsPerComponent (8), Columns (1).
-    Output is never larger than input, so no cap is needed here.
+    A row is never taken as longer than the input itself (a hostile /Columns would otherwise
+    pad one short row to gigabytes), so the output is at most twice the input; callers still
+    cut it to their limit.
     """
     if not parms:
         return data, True
@@ -303,7 +305,7 @@ def apply_predictor(data: bytes, parms: Mapping[str, Any] | None) -> Decoded:
     if bits not in (1, 2, 4, 8, 16):
         return data, False
     columns = min(max(_int_parm(parms, "Columns", 1), 1), 1 << 24)
-    row_bytes = (colors * bits * columns + 7) // 8
+    row_bytes = min((colors * bits * columns + 7) // 8, max(1, len(data)))
     pixel_bytes = max(1, (colors * bits + 7) // 8)
     if predictor == 2:
         return _undo_tiff(data, row_bytes, colors, bits), len(data) % row_bytes == 0
@@ -442,6 +444,8 @@ def decode_one(data: bytes, name: str, parms: Mapping[str, Any] | None, limit: i
         else:
             return data, False
         predicted, predicted_ok = apply_predictor(out, parms)
+        if len(predicted) > limit:
+            return predicted[:limit], False
         return predicted, complete and predicted_ok
     except (ValueError, IndexError, OverflowError, MemoryError):  # defensive: never raise
         log.debug("filter %s failed", filter_name, exc_info=True)

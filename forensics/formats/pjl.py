@@ -550,7 +550,7 @@ class PjlParser(FormatParser):
         if job.languages:
             put_extra("languages", ",".join(job.languages)[:MAX_META_CHARS])
         copies = None
-        if fields.get("copies", "").isdigit():
+        if fields.get("copies", "").isascii() and fields.get("copies", "").isdigit():
             copies = int(fields["copies"][:9])
         return JobMetadata(
             user=fields.get("user"),

@@ -775,7 +775,11 @@ def _last_zip_end(data: bytes) -> int | None:
 
 
 def _natural(name: str) -> list[object]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    # ASCII digits only: "\d" and isdigit() also take "²", which int() refuses.
+    return [
+        int(part) if part.isascii() and part.isdigit() else part
+        for part in re.split(r"([0-9]+)", name)
+    ]
 
 
 class _State:
