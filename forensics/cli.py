@@ -39,8 +39,7 @@ from forensics.evidence.disk import read_layout
 from forensics.evidence.filesystem import open_filesystem
 from forensics.evidence.image import TskImage, format_size, is_container, iter_chunks, open_image
 from forensics.formats.base import MAX_PARSE_BYTES
-from forensics.loose import LooseResult, looks_like_job_file, scan_loose
-from forensics.pages import page_images
+from forensics.loose import LooseResult, looks_like_disk, looks_like_job_file, scan_loose
 from forensics.records import ByteRun
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
@@ -309,8 +308,13 @@ def _run_scan(
     if output.exists() and not output.is_dir():
         raise InputError(f"output {output} exists and is not a folder")
     rules = load_rules(rules_dirs)
+    # A disk image is recognised by its partition table or file system before any job format
+    # is tried (which also spares a disk scan loading every format module).
     loose = image_path.is_dir() or (
-        image_path.is_file() and not is_container(image_path) and looks_like_job_file(image_path)
+        image_path.is_file()
+        and not is_container(image_path)
+        and not looks_like_disk(image_path)
+        and looks_like_job_file(image_path)
     )
     image = None if loose else open_evidence(image_path)
     output.mkdir(parents=True, exist_ok=True)
@@ -475,6 +479,8 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
     )
     written.append(text_path)
     if raw is not None:
+        from forensics.pages import page_images  # Pillow and the raster codec: extract only
+
         for number, image in page_images(job["format"], raw):
             page_path = output / f"{stem}-page-{number:03d}.png"
             image.save(page_path, "PNG")

@@ -29,6 +29,27 @@ CHUNK = 16 * 1024 * 1024
 LEAD = OVERLAP = 4096
 
 
+_DISK_SIGNATURES = (
+    (510, b"\x55\xaa"),  # MBR / boot sector signature
+    (512, b"EFI PART"),  # GPT header at LBA 1 (UEFI 2.x §5.3.2)
+    (1080, b"\x53\xef"),  # ext2/3/4 superblock magic
+    (3, b"NTFS    "),
+    (3, b"EXFAT   "),
+    (32769, b"CD001"),  # ISO 9660 primary volume descriptor
+)
+
+
+def looks_like_disk(path: Path) -> bool:
+    """True when a file starts like a disk or volume image (partition table or file system):
+    such a file is an image even if it also happens to start with a job signature."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(32774)
+    except OSError:
+        return False
+    return any(head[at : at + len(magic)] == magic for at, magic in _DISK_SIGNATURES)
+
+
 def looks_like_job_file(path: Path) -> bool:
     """True when a single file starts like a job or spool format rather than a disk image."""
     try:
