@@ -270,25 +270,14 @@ class JobExtractor:
         stream = job_address.then(step("decoder", label, stream="decoded-text"))
         for d in detections:
             out.findings.append(
-                Finding(
-                    rule=d.rule,
-                    category=d.category,
-                    severity=d.severity,
-                    description=d.description,
-                    value_masked=d.value_masked,
-                    value_sha256=d.value_sha256,
-                    context_masked=d.context_masked,
-                    location_class=source.location_class,
-                    image_offset=None,
-                    length=d.length,
-                    encoding=d.encoding,
-                    address=stream.at(None, d.length, stream_offset=d.offset),
+                d.to_finding(
+                    source.location_class,
+                    stream,
+                    reveal=self.reveal,
+                    stream_offset=d.offset,
                     path=source.path,
                     inode=source.inode,
-                    value=d.value if self.reveal else None,
-                    context=d.context if self.reveal else None,
                     job_id=job_id,
-                    stream_offset=d.offset,
                 )
             )
         if self.reveal or not detections:

@@ -20,7 +20,7 @@ from forensics.errors import InputError
 from forensics.evidence.address import EvidenceAddress, step
 from forensics.formats.base import MAX_PARSE_BYTES, candidates
 from forensics.jobs import SNIFF_BYTES, JobExtractor, JobSource, pair_jobs, record_extracted
-from forensics.records import FileEntry, Finding, LocationClass, Problem
+from forensics.records import FileEntry, Finding, LocationClass, Problem, utc_now
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, decide
 
@@ -72,10 +72,6 @@ class LooseResult:
     finished: str
 
 
-def _utc_now() -> str:
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _files(root: Path, problems: list[Problem], exclude: Path | None = None) -> list[Path]:
     """Regular files under ``root`` (not following links), in a stable order, bounded;
     ``exclude`` (the output folder, when it lies inside the evidence folder) is skipped."""
@@ -114,7 +110,7 @@ def scan_loose(
     """Scan a loose file or a folder of files into the case store."""
     if not root.exists():
         raise InputError(f"{root}: no such file or folder")
-    started = _utc_now()
+    started = utc_now()
     problems: list[Problem] = []
     files = _files(root, problems, exclude)
     total = 0
@@ -200,7 +196,7 @@ def scan_loose(
             unit_bytes=0,
         )
     )
-    finished = _utc_now()
+    finished = utc_now()
     record = {
         "paths": [str(root)],
         "format": "folder" if root.is_dir() else "file",
@@ -255,23 +251,12 @@ def _scan_file(
                 detections = []
             for d in detections:
                 found.append(
-                    Finding(
-                        rule=d.rule,
-                        category=d.category,
-                        severity=d.severity,
-                        description=d.description,
-                        value_masked=d.value_masked,
-                        value_sha256=d.value_sha256,
-                        context_masked=d.context_masked,
-                        location_class=LocationClass.ALLOCATED,
-                        image_offset=None,
-                        length=d.length,
-                        encoding=d.encoding,
-                        address=address.at(None, d.length, stream_offset=d.offset),
-                        path=relative,
-                        value=d.value if reveal else None,
-                        context=d.context if reveal else None,
+                    d.to_finding(
+                        LocationClass.ALLOCATED,
+                        address,
+                        reveal=reveal,
                         stream_offset=d.offset,
+                        path=relative,
                     )
                 )
             pos += CHUNK

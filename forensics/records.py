@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from forensics.evidence.address import EvidenceAddress
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (run and image start/end)."""
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LocationClass(StrEnum):

@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +48,10 @@ from forensics.jobs import (
 from forensics.records import (
     ByteRun,
     FileSystemRecord,
-    Finding,
     ImageRecord,
     LocationClass,
     Problem,
+    utc_now,
 )
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, decide
@@ -127,10 +126,6 @@ def open_evidence(path: Path) -> Image:
             f"{path} is {image.size} bytes: too small to be a disk image (less than one sector)"
         )
     return image
-
-
-def utc_now() -> str:
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _is_user_file(path: str) -> bool:
@@ -613,24 +608,13 @@ class _ImageScan:
         if key in self.seen:
             return
         self.seen.add(key)
-        reveal = self.options.reveal
-        finding = Finding(
-            rule=detection.rule,
-            category=detection.category,
-            severity=detection.severity,
-            description=detection.description,
-            value_masked=detection.value_masked,
-            value_sha256=detection.value_sha256,
-            context_masked=detection.context_masked,
-            location_class=location.location_class,
+        finding = detection.to_finding(
+            location.location_class,
+            location.address,
+            reveal=self.options.reveal,
             image_offset=offset,
-            length=detection.length,
-            encoding=detection.encoding,
-            address=location.address.at(offset, detection.length),
             path=location.path,
             inode=location.inode,
-            value=detection.value if reveal else None,
-            context=detection.context if reveal else None,
         )
         self.store.add_finding(self.image_id, finding, location.file_id)
         self.findings += 1

@@ -15,6 +15,8 @@ import yara
 from forensics.detect.masking import mask_context, printable, sha256_normalised
 from forensics.detect.rules import RuleSet, rule_meta
 from forensics.detect.validators import confirm
+from forensics.evidence.address import EvidenceAddress
+from forensics.records import Finding, LocationClass
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,41 @@ class Detection:
     value_masked: str
     context_masked: str
     context: str
+
+    def to_finding(
+        self,
+        location_class: LocationClass,
+        address: EvidenceAddress,
+        *,
+        reveal: bool,
+        image_offset: int | None = None,
+        stream_offset: int | None = None,
+        path: str | None = None,
+        inode: int | None = None,
+        job_id: str | None = None,
+    ) -> Finding:
+        """The Finding record of this detection; ``address`` ends before the offset step,
+        which is added here from ``image_offset`` (exact) or ``stream_offset``."""
+        return Finding(
+            rule=self.rule,
+            category=self.category,
+            severity=self.severity,
+            description=self.description,
+            value_masked=self.value_masked,
+            value_sha256=self.value_sha256,
+            context_masked=self.context_masked,
+            location_class=location_class,
+            image_offset=image_offset,
+            length=self.length,
+            encoding=self.encoding,
+            address=address.at(image_offset, self.length, stream_offset=stream_offset),
+            path=path,
+            inode=inode,
+            value=self.value if reveal else None,
+            context=self.context if reveal else None,
+            job_id=job_id,
+            stream_offset=stream_offset,
+        )
 
 
 class DetectionError(Exception):
