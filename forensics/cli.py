@@ -37,7 +37,14 @@ from forensics.detect.scanner import Detector
 from forensics.errors import InputError
 from forensics.evidence.disk import read_layout
 from forensics.evidence.filesystem import open_filesystem
-from forensics.evidence.image import TskImage, format_size, is_container, iter_chunks, open_image
+from forensics.evidence.image import (
+    TskImage,
+    format_size,
+    is_container,
+    iter_chunks,
+    open_image,
+    read_runs,
+)
 from forensics.formats.base import MAX_PARSE_BYTES
 from forensics.loose import LooseResult, looks_like_disk, looks_like_job_file, scan_loose
 from forensics.records import ByteRun
@@ -513,11 +520,7 @@ def _job_bytes(
             data = handle.read(size)
     elif runs:
         with open_image(root) as image:
-            data = b"".join(
-                image.read(r.image_offset, max(0, min(r.length, size - r.file_offset)))
-                for r in runs
-                if r.file_offset < size
-            )
+            data = read_runs(image, runs, 0, size)
     else:
         return None
     if job.get("parent_job_id") is None:

@@ -33,7 +33,7 @@ from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
 from forensics.evidence.filesystem import FileSystem, WalkedFile, open_filesystem
-from forensics.evidence.image import Image, TskImage, open_image
+from forensics.evidence.image import Image, TskImage, open_image, read_runs
 from forensics.evidence.locate import Location, Locator
 from forensics.formats.base import MAX_PARSE_BYTES, candidates
 from forensics.jobs import (
@@ -42,6 +42,7 @@ from forensics.jobs import (
     JobExtractor,
     JobSource,
     extract_all,
+    image_offset_of,
     pair_jobs,
     record_extracted,
 )
@@ -338,13 +339,7 @@ class _ImageScan:
             if entry.inode is None:
                 return b""
             return fs.read_file(entry.inode, offset, size)
-        parts: list[bytes] = []
-        for run in entry.runs:
-            lo = max(offset, run.file_offset)
-            hi = min(offset + size, run.file_offset + run.length)
-            if lo < hi:
-                parts.append(self.image.read(run.image_offset + lo - run.file_offset, hi - lo))
-        return b"".join(parts)
+        return read_runs(self.image, entry.runs, offset, size)
 
     def job_pass(self) -> None:
         """Parse every file that looks like a job; scan the decoded text (in parallel)."""
@@ -588,7 +583,7 @@ class _ImageScan:
         self.flush_problems()
 
     def _record_logical(self, item: _Reread, detection: Detection) -> None:
-        image_offset = _map_logical(item.runs, detection.offset)
+        image_offset = image_offset_of(item.runs, detection.offset)
         if image_offset is None or (image_offset, detection.value_sha256) in self.seen:
             return
         base = self.locator.file_address(item.fs.volume, item.path, item.inode, item.allocated)
@@ -658,13 +653,6 @@ class _Reread:
 def _update_hashes(hashers: list[Any], data: memoryview) -> None:
     for hasher in hashers:
         hasher.update(data)
-
-
-def _map_logical(runs: tuple[ByteRun, ...], file_offset: int) -> int | None:
-    for run in runs:
-        if run.file_offset <= file_offset < run.file_offset + run.length:
-            return run.image_offset + file_offset - run.file_offset
-    return None
 
 
 def run_record(command_line: str, rules: RuleSet, started: str) -> dict[str, Any]:

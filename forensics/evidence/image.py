@@ -13,7 +13,7 @@ import stat
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -21,7 +21,7 @@ import pyewf
 import pytsk3
 
 from forensics.errors import ImageReadError, InputError
-from forensics.records import Problem
+from forensics.records import ByteRun, Problem
 
 # EWF version 1 segment file signature ("EVF" 0x09 0x0D 0x0A 0xFF 0x00) at offset 0 of every
 # segment (libyal "Expert Witness Compression Format" specification, "File header").
@@ -573,6 +573,17 @@ def open_image(path: str | os.PathLike[str]) -> Image:
         paths, problems = split
         return SplitRawImage(paths, problems)
     return RawImage(p)
+
+
+def read_runs(image: Image, runs: Iterable[ByteRun], offset: int, size: int) -> bytes:
+    """Bytes ``[offset, offset + size)`` of a file laid out in ``runs`` (file offsets → image)."""
+    parts: list[bytes] = []
+    for run in runs:
+        lo = max(offset, run.file_offset)
+        hi = min(offset + size, run.file_offset + run.length)
+        if lo < hi:
+            parts.append(image.read(run.image_offset + lo - run.file_offset, hi - lo))
+    return b"".join(parts)
 
 
 def is_container(path: Path) -> bool:
