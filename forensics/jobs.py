@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from forensics.carve import CarvedRegion
 from forensics.detect.scanner import DetectionError, Detector
 from forensics.evidence.address import EvidenceAddress, step
 from forensics.formats.base import (
@@ -26,6 +27,7 @@ from forensics.formats.base import (
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     FormatParser,
+    JobMetadata,
     NotThisFormat,
     PageRef,
     ParseContext,
@@ -56,6 +58,7 @@ class JobSource:
     runs: tuple[ByteRun, ...] = ()
     truncated: bool = False  # the object was larger than MAX_PARSE_BYTES
     decoded: bool = False  # bytes produced by a decoder, not a slice of the file
+    carved: CarvedRegion | None = None  # bytes carved from free space, slack, gaps or raw
 
 
 @dataclass
@@ -113,6 +116,25 @@ def parse_object(
     return None
 
 
+def _carved_job(parsed: ParsedJob | None, data: bytes, region: CarvedRegion) -> ParsedJob | None:
+    """A carved instance's job: fragments are incomplete; a headless tail is described by
+    whatever its trailer says (a PJL EOJ names the job) even when its body cannot be parsed."""
+    if parsed is None and region.headless and region.footer_offset is not None:
+        trailer = parse_object(data[region.footer_offset :], None, 0, region.format)
+        parsed = ParsedJob(
+            format=region.format,
+            metadata=trailer.metadata if trailer is not None else JobMetadata(),
+            notes=["no parseable header: only the tail survives"],
+        )
+    if parsed is None:
+        return None  # a signature in bytes that are not this format after all
+    if not region.complete:
+        parsed.complete = False
+    if region.note:
+        parsed.notes.append(region.note)
+    return parsed
+
+
 class JobExtractor:
     """Extracts jobs from sources and scans their decoded text."""
 
@@ -122,7 +144,10 @@ class JobExtractor:
 
     def extract(self, source: JobSource) -> Extracted:
         out = Extracted()
-        parsed = parse_object(source.data, source.name, 0)
+        region = source.carved
+        parsed = parse_object(source.data, source.name, 0, region.format if region else None)
+        if region is not None:
+            parsed = _carved_job(parsed, source.data, region)
         if parsed is None:
             return out
         if source.truncated:
@@ -188,7 +213,9 @@ class JobExtractor:
             path=source.path,
             inode=source.inode,
             image_offset=image_offset,
-            file_offset=offset if data is source.data and not source.decoded else None,
+            file_offset=offset
+            if data is source.data and not source.decoded and source.carved is None
+            else None,
             length=parsed.length if parsed.length is not None else length,
             sha256=hashlib.sha256(data[offset : offset + length]).hexdigest()
             if depth == 0
@@ -203,6 +230,7 @@ class JobExtractor:
             notes=tuple(parsed.notes),
             parent_job_id=parent,
             findings=findings,
+            carved=source.carved is not None,
         )
         out.jobs.append(job)
         out.texts[job_id] = stored

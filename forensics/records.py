@@ -213,3 +213,8 @@ class Job(Record):
     parent_job_id: str | None = None
     paired_with: tuple[str, ...] = ()
     findings: int = 0
+    carved: bool = False  # recovered by carving free space, slack, gaps or raw volumes
+    # The deleted file whose former content this carved job is (matched by name or size).
+    deleted_file: dict[str, Any] | None = None
+    # Byte-identical carved copies of this job elsewhere on the medium (not reported twice).
+    carved_copies: tuple[dict[str, Any], ...] = ()

@@ -9,6 +9,7 @@ their fragments.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -17,15 +18,17 @@ import platform
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yara
 
 from forensics import __version__
+from forensics.carve import Candidate, CarvedRegion, Carver, find_candidates
 from forensics.detect.rules import RuleSet
 from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.diskmap import CLASSES, UNIT, DiskMap
@@ -48,6 +51,7 @@ from forensics.jobs import (
 )
 from forensics.records import (
     ByteRun,
+    FileEntry,
     FileSystemRecord,
     ImageRecord,
     LocationClass,
@@ -76,6 +80,10 @@ MIN_IMAGE_BYTES = 512
 # TSK's virtual entries and file-system internals: their bytes are metadata, not user content.
 _SYSTEM_PATHS = ("/$", "/lost+found")
 _ORPHANS = "/$OrphanFiles/"  # deleted files TSK found by inode: user content despite the "$"
+
+
+# What the YARA thread returns for a chunk: detections, carve candidates, candidates over the cap.
+_Matched = tuple[list[Detection], list[Candidate], int]
 
 
 @dataclass
@@ -195,6 +203,12 @@ class _ImageScan:
         self._problem_lock = threading.Lock()
         self._unstored_problems: list[Problem] = []
         self.residual_units = 0
+        self.carver = Carver(image.size, self.locator.locate) if options.parse_jobs else None
+        self.carved_jobs = 0
+        self.carved_copies = 0
+        # Deleted files whose metadata no longer maps their content (ext3/ext4 wipe the block
+        # map): (file-system start, end, entry), to match against carved jobs by name or size.
+        self.contentless_deleted: list[tuple[int, int, FileEntry]] = []
 
     # --- structure --------------------------------------------------------------------------
 
@@ -250,6 +264,8 @@ class _ImageScan:
             else:
                 deleted += 1
                 deleted_content += int(walked.deleted_content)
+                if entry.kind == "file" and not entry.has_content and _is_user_file(entry.path):
+                    self.contentless_deleted.append((fs.volume.offset, fs.end, entry))
             self.locator.add_file(
                 volume,
                 entry.path,
@@ -350,8 +366,119 @@ class _ImageScan:
         )
         for source, extracted in results:
             self._store_extracted(extracted, source.file_id, pair_keys)
+        self.store.commit()
+        if self.carver is not None and self.carver.regions:
+            self._carved_pass(extractor, pair_keys)
         self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
         self.flush_problems()
+
+    def _carved_pass(self, extractor: JobExtractor, pair_keys: dict[str, str]) -> None:
+        """Parse what carving found; link byte-identical copies of jobs already recovered."""
+        assert self.carver is not None
+        if self.carver.candidates_unexamined:
+            self.problem(
+                Problem(
+                    "carve-cap",
+                    f"{self.carver.candidates_unexamined} of {self.carver.candidates_seen} "
+                    "carving signature hits were not examined (per-chunk cap)",
+                )
+            )
+        known = self.store.top_level_job_hashes(self.image_id)
+        regions = self.carver.regions
+        results = extract_all(
+            extractor, self._carved_sources(regions, known), len(regions), self.options.workers
+        )
+        for source, extracted in results:
+            region = source.carved
+            assert region is not None
+            self._link_deleted_file(region, extracted)
+            before = self.jobs
+            self._store_extracted(extracted, None, pair_keys, (region.image_offset, region.length))
+            self.carved_jobs += int(self.jobs > before)
+
+    def _carved_sources(
+        self, regions: list[CarvedRegion], known: dict[str, str]
+    ) -> Iterator[JobSource]:
+        for region in regions:
+            size = min(region.length, MAX_PARSE_BYTES)
+            try:
+                data = self.image.read(region.image_offset, size)
+            except ImageReadError as exc:
+                self.problem(
+                    Problem(
+                        "unreadable-range",
+                        f"carved {region.format}: {exc}",
+                        "error",
+                        image_offset=region.image_offset,
+                    )
+                )
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            original = known.get(digest) if size == region.length else None
+            if original is not None:
+                self.carved_copies += 1
+                self.store.add_job_copy(
+                    self.image_id,
+                    original,
+                    {
+                        "image_offset": region.image_offset,
+                        "length": region.length,
+                        "location_class": str(region.location_class),
+                        "address": str(region.carve_address()),
+                    },
+                )
+                continue
+            yield JobSource(
+                data=data,
+                address=region.carve_address(),
+                location_class=region.location_class,
+                runs=(ByteRun(image_offset=region.image_offset, length=size),),
+                truncated=region.length > size,
+                carved=region,
+            )
+
+    def _link_deleted_file(self, region: CarvedRegion, extracted: Extracted) -> None:
+        """Name the deleted file a carved job was, where its directory entry survives: by the
+        job's own name (job/document name = the file's name) or by the size the inode kept."""
+        top = next((j for j in extracted.jobs if j.parent_job_id is None), None)
+        if top is None:
+            return
+        here = [
+            (index, entry)
+            for index, (start, end, entry) in enumerate(self.contentless_deleted)
+            if start <= region.image_offset < end
+        ]
+        names = {
+            str(top.metadata.get(key) or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].casefold()
+            for key in ("job_name", "document_name")
+        } - {""}
+        by_name = [(index, entry) for index, entry in here if _name_forms(entry.path) & names]
+        by_size = [
+            (index, entry)
+            for index, entry in here
+            if region.complete and entry.size > 0 and entry.size == region.length
+        ]
+        matched, how = (by_name, "name") if len(by_name) == 1 else (by_size, "size")
+        if len(matched) != 1:
+            return
+        index, entry = matched[0]
+        del self.contentless_deleted[index]
+        reason = (
+            f"deleted file {entry.path!r} (inode {entry.inode}) recovered by carving, "
+            f"matched by its {'name' if how == 'name' else f'size ({entry.size} bytes)'}"
+        )
+        extracted.jobs[extracted.jobs.index(top)] = dataclasses.replace(
+            top,
+            path=entry.path,
+            inode=entry.inode,
+            deleted_file={
+                "path": entry.path,
+                "inode": entry.inode,
+                "size": entry.size,
+                "matched_by": how,
+            },
+            notes=(*top.notes, reason),
+        )
 
     def _job_sources(self) -> Iterator[JobSource]:
         for fs, walked, file_id in self.job_files:
@@ -377,15 +504,28 @@ class _ImageScan:
             )
 
     def _store_extracted(
-        self, extracted: Extracted, file_id: int | None, pair_keys: dict[str, str]
+        self,
+        extracted: Extracted,
+        file_id: int | None,
+        pair_keys: dict[str, str],
+        image_range: tuple[int, int] | None = None,
     ) -> None:
+        """Store a source's jobs; findings in decoded text that the raw pass already reported in
+        the same file (or, for carved bytes, the same image range) are not counted twice."""
         raw: list[str] = []
+        rows: Iterable[tuple[object]] = ()
         if file_id is not None:
             rows = self.store.db.execute(
                 "SELECT value_sha256 FROM findings WHERE image_id = ? AND file_id = ? AND job_id IS NULL",
                 (self.image_id, file_id),
             )
-            raw = [str(value) for (value,) in rows]
+        elif image_range is not None:
+            rows = self.store.db.execute(
+                "SELECT value_sha256 FROM findings WHERE image_id = ? AND job_id IS NULL"
+                " AND image_offset >= ? AND image_offset < ?",
+                (self.image_id, image_range[0], image_range[0] + image_range[1]),
+            )
+        raw = [str(value) for (value,) in rows]
         findings, jobs = record_extracted(
             self.store, self.image_id, extracted, file_id, set(raw), len(raw)
         )
@@ -429,7 +569,7 @@ class _ImageScan:
                 return reader.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
 
             pending_read: Future[tuple[int, bytes]] | None = fetch(0)
-            in_flight: deque[tuple[Future[list[Detection]], memoryview, int]] = deque()
+            in_flight: deque[tuple[Future[_Matched], memoryview, int]] = deque()
             prepared = prepare is None
             pos = 0
             while pos < size and pending_read is not None:
@@ -443,7 +583,7 @@ class _ImageScan:
                         hashing.popleft().result()
                     hashing.append(hasher.submit(_update_hashes, hashers, core))
                 accept_end = None if nxt >= size else lead + len(core)
-                matching = matcher.submit(self._detect, buf, start, lead, accept_end)
+                matching = matcher.submit(self._match, buf, start, lead, accept_end)
                 in_flight.append((matching, core, pos))
                 ready = len(in_flight) >= CHUNKS_AHEAD or pending_read is None
                 if prepare is not None and not prepared and ready:
@@ -456,6 +596,8 @@ class _ImageScan:
                 prepare()
             while in_flight:
                 self._finish_chunk(disk_map, *in_flight.popleft())
+            if self.carver is not None:
+                self.carver.finish()
             while hashing:
                 hashing.popleft().result()
         finally:
@@ -467,11 +609,14 @@ class _ImageScan:
         return {h.name: h.hexdigest() for h in hashers}
 
     def _finish_chunk(
-        self, disk_map: DiskMap, matching: Future[list[Detection]], core: memoryview, pos: int
+        self, disk_map: DiskMap, matching: Future[_Matched], core: memoryview, pos: int
     ) -> None:
         self._classify(disk_map, core, pos)
-        for detection in matching.result():
+        detections, candidates, unexamined = matching.result()
+        for detection in detections:
             self._record(detection, self.locator.locate(detection.offset))
+        if self.carver is not None:
+            self.carver.feed(pos, core, candidates, unexamined)
         self.flush_problems()
         self.progress.advance(len(core))
 
@@ -513,6 +658,20 @@ class _ImageScan:
                 image_offset=start,
             )
         )
+
+    def _match(self, buf: bytes, base: int, accept_start: int, accept_end: int | None) -> _Matched:
+        """Detections and carve candidates of one buffer (on the YARA thread)."""
+        detections = self._detect(buf, base, accept_start, accept_end)
+        if self.carver is None:
+            return detections, [], 0
+        try:
+            candidates, unexamined = find_candidates(buf, base, accept_start, accept_end)
+        except yara.Error as exc:
+            self.problem(
+                Problem("carve-error", f"carving signatures not searched: {exc}", "error", base)
+            )
+            return detections, [], 0
+        return detections, candidates, unexamined
 
     def _detect(
         self,
@@ -650,6 +809,13 @@ class _Reread:
         ]
 
 
+def _name_forms(path: str) -> set[str]:
+    """A file's name as a job might give it: with and without its extension, any case."""
+    name = path.rsplit("/", 1)[-1].casefold()
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return {name, stem} - {""}
+
+
 def _update_hashes(hashers: list[Any], data: memoryview) -> None:
     for hasher in hashers:
         hasher.update(data)
@@ -756,5 +922,7 @@ def scan_image(
             "residual_units": scan.residual_units,
             "reread_files": len(scan.reread),
             "jobs": scan.jobs,
+            "carved_jobs": scan.carved_jobs,
+            "carved_copies_linked": scan.carved_copies,
         },
     )

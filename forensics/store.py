@@ -243,6 +243,31 @@ class CaseStore:
                 (_json(data), image_id, job_id),
             )
 
+    def add_job_copy(self, image_id: int, job_id: str, copy: dict[str, Any]) -> None:
+        """Link a byte-identical carved copy to the job it duplicates."""
+        row = self.db.execute(
+            "SELECT data FROM jobs WHERE image_id = ? AND job_id = ?", (image_id, job_id)
+        ).fetchone()
+        if row is None:
+            return
+        data = json.loads(row[0])
+        data["carved_copies"] = [*data.get("carved_copies", []), copy]
+        self.db.execute(
+            "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
+            (_json(data), image_id, job_id),
+        )
+
+    def top_level_job_hashes(self, image_id: int) -> dict[str, str]:
+        """SHA-256 of each top-level job's bytes → its job id (for linking carved copies)."""
+        found: dict[str, str] = {}
+        for data in self._rows(
+            "SELECT data FROM jobs WHERE image_id = ? AND parent_job_id IS NULL ORDER BY rowid",
+            (image_id,),
+        ):
+            if data.get("sha256"):
+                found.setdefault(data["sha256"], data["job_id"])
+        return found
+
     def jobs(self, image_id: int) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT data FROM jobs WHERE image_id = ? ORDER BY rowid", (image_id,))
 

@@ -42,6 +42,29 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class CarvePattern:
+    """Where a carver looks for an instance of a format in unallocated or raw bytes.
+
+    ``yara`` is a YARA string expression (hex string, text string or regular expression) whose
+    match marks a candidate; the instance starts ``start_delta`` bytes before the match (a
+    signature found after a fixed header, such as IPP's first attribute name). A ``footer``
+    pattern marks the end of an instance whose head may be lost: the carver keeps the tail.
+    """
+
+    yara: str
+    start_delta: int = 0
+    footer: bool = False
+
+
+def yara_hex(*alternatives: bytes) -> str:
+    """A YARA hex string matching any of ``alternatives`` (byte strings of equal length)."""
+    rendered = [" ".join(f"{byte:02X}" for byte in alternative) for alternative in alternatives]
+    if len(rendered) == 1:
+        return "{ " + rendered[0] + " }"
+    return "{ ( " + " | ".join(rendered) + " ) }"
+
+
+@dataclass(frozen=True)
 class JobMetadata:
     """Who printed what, from where, when: every field optional, as formats carry different sets.
 
@@ -154,6 +177,8 @@ class FormatParser(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     signatures: ClassVar[tuple[Signature, ...]] = ()
+    # Patterns the carver searches for in unallocated, slack, gap and raw space (forensics/carve.py).
+    carve_patterns: ClassVar[tuple[CarvePattern, ...]] = ()
     # Lower runs first when several formats claim the same head (a more specific one first).
     priority: ClassVar[int] = 100
     registry: ClassVar[dict[str, type[FormatParser]]] = {}
@@ -178,12 +203,25 @@ class FormatParser(ABC):
         """Length of the instance starting at ``buf[offset]`` (carving), None if unknown."""
         return None
 
+    @classmethod
+    def carve_start(cls, buf: bytes, match: int, pattern: CarvePattern) -> int | None:
+        """First byte of the instance whose ``pattern`` matched at ``buf[match]``; formats
+        without a fixed signature (LPD control lines) override this to search backwards."""
+        start = match - pattern.start_delta
+        return start if start >= 0 else None
+
 
 def candidates(head: bytes, name: str | None = None) -> list[type[FormatParser]]:
     """Registered formats whose signature matches ``head``, most specific first."""
     _load_all()
     found = [cls for cls in FormatParser.registry.values() if cls.sniff(head, name)]
     return sorted(found, key=lambda cls: (cls.priority, cls.name))
+
+
+def registered_formats() -> dict[str, type[FormatParser]]:
+    """Every format of this package, by name (importing the modules registers them)."""
+    _load_all()
+    return FormatParser.registry
 
 
 _loaded = False

@@ -22,6 +22,7 @@ from construct import ConstructError
 from forensics.formats import ipp, times
 from forensics.formats.base import (
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     Embedded,
     FormatParser,
@@ -29,11 +30,13 @@ from forensics.formats.base import (
     NotThisFormat,
     ParseContext,
     ParsedJob,
+    yara_hex,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_FIELD_CHARS = 1024
+MAX_CONTROL_FILE_BYTES = 1024 * 1024  # the attributes of one job; CUPS' own are a few KiB
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # scheduler/job.c names control files "c%05d"; saves go through "c%05d.N" and keep "c%05d.O".
@@ -165,6 +168,9 @@ class CupsControlParser(FormatParser):
     name = "cups-control"
     description = "CUPS job control file (cNNNNN): the job's IPP attributes (RFC 8010)"
     priority = 40
+    # RFC 8010 §3.1.1: version, operation/status and request id (8 bytes), then the operation
+    # attributes group (0x01) whose first attribute is attributes-charset (0x47, name length 18).
+    carve_patterns = (CarvePattern(yara_hex(b"\x01\x47\x00\x12attributes-charset"), start_delta=8),)
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:
@@ -174,6 +180,14 @@ class CupsControlParser(FormatParser):
             return True
         # Without the file name, ask for RFC 8011 §4.1.4's first attribute, attributes-charset.
         return ipp.starts_with_charset(head)
+
+    def extent(self, buf: bytes, offset: int) -> int | None:
+        """A control file is one IPP message: it ends after its end-of-attributes tag."""
+        try:
+            message = ipp.decode_message(bytes(buf[offset : offset + MAX_CONTROL_FILE_BYTES]))
+        except (ConstructError, ValueError, IndexError):
+            return None
+        return message.end if message.complete and message.attributes() else None
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
         try:

@@ -22,6 +22,7 @@ from construct import Bytes, Int16sl, Int16ul, Int32ul, Int64ul, Struct
 from forensics.formats.base import (
     MAX_EMBEDDED,
     MAX_TEXT_CHARS,
+    CarvePattern,
     Embedded,
     FormatParser,
     JobMetadata,
@@ -96,6 +97,9 @@ FONT_RECORDS = frozenset(
 
 HEADER_SIZE = 16
 MAX_HEADER_SIZE = 1024 * 1024  # a header is 16 bytes plus two names
+EMFSPOOL_MAGIC = b"\x00\x00\x01\x00"  # dwVersion 0x00010000, little-endian
+# Header, names and a DEVMODE (with its driver-private data) sit before the first page's EMF.
+CARVE_LOOKBACK = 64 * 1024
 MAX_SPOOL_RECORDS = 1_000_000  # records walked in one spool file
 MAX_SPOOL_PAGES = 10_000  # pages decoded (their EMF text); later pages are counted only
 MAX_PS_CHUNKS = 4_096  # PostScript data records inside one EMRI_PS_JOB_DATA
@@ -447,6 +451,23 @@ class EmfSpoolParser(FormatParser):
     description = "Windows EMF spool file (MS-EMFSPOOL), one EMF per page"
     signatures = (Signature(b"\x00\x00\x01\x00", 0),)
     priority = 50  # more specific than anything else starting 00 00 01 00
+    # The spool header (MS-EMFSPOOL §2.2.2, version 00 00 01 00) is a poor search key: zeros
+    # and small integers are everywhere, and a zero-led pattern slows YARA down on zeroed disks.
+    # The first page's EMF header signature " EMF" + version 0x10000 (MS-EMF §2.2.9) is a good
+    # one; the spool header is then found a short way before it.
+    carve_patterns = (CarvePattern("{ 20 45 4D 46 00 00 01 00 }"),)
+
+    @classmethod
+    def carve_start(cls, buf: bytes, match: int, pattern: CarvePattern) -> int | None:
+        """The nearest plausible spool header before the first page's EMF header."""
+        floor = max(0, match - CARVE_LOOKBACK)
+        position = match
+        while True:
+            position = buf.rfind(EMFSPOOL_MAGIC, floor, position)
+            if position < 0:
+                return None
+            if _plausible_header(buf[position : position + CARVE_LOOKBACK]):
+                return position
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:

@@ -17,6 +17,7 @@ from construct import Bytes, ConstructError, Int8ub, Int16ub, Struct
 from forensics.formats.base import (
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     FormatParser,
     JobMetadata,
@@ -210,6 +211,10 @@ class JpegParser(FormatParser):
     name = "jpeg"
     description = "JPEG image (scan/copy): markers, frame size, JFIF/Adobe, EXIF"
     signatures = (Signature(b"\xff\xd8\xff"),)
+    # SOI then the first marker: APPn (JFIF/EXIF/Adobe), DQT, SOF0, DHT or COM (ITU T.81 §B.1).
+    carve_patterns = (
+        CarvePattern("{ FF D8 FF ( E0 | E1 | E2 | E8 | ED | EE | DB | C0 | C4 | FE ) }"),
+    )
     priority = 60
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:

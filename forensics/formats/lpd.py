@@ -12,6 +12,7 @@ import logging
 import re
 
 from forensics.formats.base import (
+    CarvePattern,
     DecodedText,
     FormatParser,
     JobMetadata,
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_FIELD_CHARS = 1024
 MAX_CONTROL_BYTES = 256 * 1024  # RFC 1179 control files are a few hundred bytes
 MAX_LINES = 10_000
+CARVE_LOOKBACK = 4096  # a control file's lines before the data-file name
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # RFC 1179 §7.2-§7.27: control lines that describe the job.
@@ -124,6 +126,43 @@ class LpdControlParser(FormatParser):
     name = "lpd-control"
     description = "LPD control file (RFC 1179 §7): host, user, job name, data files to print"
     priority = 60
+    # Control files have no magic; every one names its data files "dfA<3 digits><host>" (RFC
+    # 1179 §6.2) on a print or unlink line. The carver finds that name, then the file's first line.
+    carve_patterns = (CarvePattern("/[a-zU]dfA[0-9]{3}/"),)
+
+    @classmethod
+    def carve_start(cls, buf: bytes, match: int, pattern: CarvePattern) -> int | None:
+        """Back from the matched line, line by line, while each is a strict control line; the
+        control file starts at the earliest ``H`` (host) line, which lpr writes first."""
+        reach = _SNIFF_OPERAND_LIMIT + 2
+        position = buf.rfind(b"\n", max(0, match - reach), match) + 1  # the matched line
+        floor = max(0, match - CARVE_LOOKBACK)
+        first_host: int | None = None
+        while position >= floor:
+            line_end = buf.find(b"\n", position, position + reach)
+            if line_end < 0 or not _strict_line(buf[position:line_end].decode("latin-1")):
+                break
+            if buf[position : position + 1] == b"H":
+                first_host = position
+            if position == 0:
+                break
+            low = max(0, position - 1 - reach)
+            newline = buf.rfind(b"\n", low, position - 1)  # the line before ends at position-1
+            if newline < 0 and low > 0:
+                break
+            position = newline + 1
+        return first_host
+
+    def extent(self, buf: bytes, offset: int) -> int | None:
+        """Forward over strict control lines; the file ends at the first line that is not one."""
+        position = offset
+        limit = min(len(buf), offset + MAX_CONTROL_BYTES)
+        while position < limit:
+            line_end = buf.find(b"\n", position, min(limit, position + _SNIFF_OPERAND_LIMIT + 2))
+            if line_end < 0 or not _strict_line(buf[position:line_end].decode("latin-1")):
+                break
+            position = line_end + 1
+        return (position - offset) or None
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:

@@ -34,6 +34,7 @@ from forensics.formats.base import (
     MAX_EMBEDDED,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     Embedded,
     FormatParser,
@@ -43,6 +44,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 from forensics.formats.pcl5 import TextLayout
 
@@ -931,6 +933,8 @@ class PclXlParser(FormatParser):
         Signature(b"( HP-PCL XL;"),
         Signature(b"' HP-PCL XL;"),
     )
+    # PCL XL Feature Reference §5.1: stream header, binding byte then " HP-PCL XL;".
+    carve_patterns = (CarvePattern(yara_hex(b") HP-PCL XL;", b"( HP-PCL XL;", b"' HP-PCL XL;")),)
     priority = 20
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:

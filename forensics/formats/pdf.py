@@ -23,6 +23,7 @@ from typing import Any
 from forensics.formats.base import (
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     FormatParser,
     JobMetadata,
@@ -31,6 +32,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 from forensics.formats.postscript import (
     MAX_OBJECTS,
@@ -158,6 +160,7 @@ class PdfParser(FormatParser):
     name = "pdf"
     description = "PDF (Info/XMP metadata, page text, revisions, encryption, image-only pages)"
     signatures = (Signature(b"%PDF-"),)
+    carve_patterns = (CarvePattern(yara_hex(b"%PDF-")),)  # ISO 32000-1 §7.5.2 file header
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:

@@ -21,6 +21,7 @@ from forensics.formats.base import (
     MAX_EMBEDDED,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     Embedded,
     FormatParser,
@@ -29,6 +30,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 
 log = logging.getLogger(__name__)
@@ -200,6 +202,12 @@ class PjlParser(FormatParser):
     name = "pjl"
     description = "HP PJL job stream (UEL framing, @PJL header, embedded PDL payloads)"
     signatures = (Signature(UEL), Signature(PJL_PREFIX))
+    # A job starts at a UEL (PJL Technical Reference §2.3); "UEL @PJL EOJ" ends one, so a job
+    # whose head was overwritten can still be recovered from its tail.
+    carve_patterns = (
+        CarvePattern(yara_hex(UEL)),
+        CarvePattern(yara_hex(UEL + b"@PJL EOJ"), footer=True),
+    )
     priority = 10  # PJL wraps the other languages: try it before them
 
     @classmethod

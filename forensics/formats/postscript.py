@@ -35,6 +35,7 @@ from forensics.formats.base import (
     MAX_DEPTH,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     Embedded,
     FormatParser,
@@ -44,6 +45,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 from forensics.formats.times import from_unix
 
@@ -2187,6 +2189,9 @@ class PostScriptParser(FormatParser):
     # PLRM §3.2 / DSC §2.4: "%!" (conforming files "%!PS-Adobe-3.0") at offset 0; EPSF spec: the
     # DOS EPS binary header C5 D0 D3 C6. sniff() also allows a leading ^D (Windows drivers).
     signatures = (Signature(b"%!PS"), Signature(b"%!"), Signature(DOS_EPS_MAGIC))
+    # DSC 3.0 §4: conforming files begin "%!PS-Adobe-"; bare "%!PS" is common in drivers' output.
+    # The DOS EPS binary header (EPSF 3.0 §5.3) wraps PostScript with a TIFF/WMF preview.
+    carve_patterns = (CarvePattern(yara_hex(b"%!PS")), CarvePattern(yara_hex(DOS_EPS_MAGIC)))
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:

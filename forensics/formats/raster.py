@@ -41,6 +41,7 @@ from construct import (
 from forensics.formats.base import (
     MAX_DECODED_BYTES,
     MAX_PARSE_BYTES,
+    CarvePattern,
     FormatParser,
     JobMetadata,
     NotThisFormat,
@@ -48,6 +49,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 
 log = logging.getLogger(__name__)
@@ -726,6 +728,7 @@ class PwgRasterParser(_RasterParser):
     name = "pwg-raster"
     description = "PWG Raster (PWG 5102.4): page images with PwgRaster page headers"
     signatures = (Signature(SYNC_V2_BE + PWG_MEDIA_CLASS),)
+    carve_patterns = (CarvePattern(yara_hex(SYNC_V2_BE + PWG_MEDIA_CLASS)),)
     priority = 40
     kind = "pwg-raster"
 
@@ -734,6 +737,7 @@ class CupsRasterParser(_RasterParser):
     name = "cups-raster"
     description = "CUPS Raster v1/v2/v3 (cups/raster.h): page images for CUPS drivers"
     signatures = tuple(Signature(sync) for sync in CUPS_SYNCS)
+    carve_patterns = (CarvePattern(yara_hex(*CUPS_SYNCS)),)
     priority = 50
     kind = "cups-raster"
 
@@ -747,5 +751,6 @@ class UrfParser(_RasterParser):
     name = "urf"
     description = "Apple URF / UNIRAST (AirPrint raster, cups/raster-stream.c)"
     signatures = (Signature(URF_MAGIC),)
+    carve_patterns = (CarvePattern(yara_hex(URF_MAGIC)),)
     priority = 40
     kind = "urf"

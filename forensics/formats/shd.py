@@ -28,6 +28,7 @@ import construct
 from construct import Int16ul, Int32ul, Int64ul, Struct
 
 from forensics.formats.base import (
+    CarvePattern,
     FormatParser,
     JobMetadata,
     NotThisFormat,
@@ -396,6 +397,9 @@ class ShdParser(FormatParser):
     name = "shd"
     description = "Windows print spooler shadow file (.SHD): job owner, document, printer, time"
     priority = 60
+    # Signature dword (0x4966 NT 4, 0x4967 2000, 0x4968 XP/2003, 0x5123 Vista+) then a header
+    # size below 64 KiB (the sniff then asks for MIN_HEADER_SIZE..MAX_HEADER_SIZE).
+    carve_patterns = (CarvePattern("{ ( 66 49 | 67 49 | 68 49 | 23 51 ) 00 00 ?? ?? 00 00 }"),)
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:

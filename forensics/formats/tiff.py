@@ -24,6 +24,7 @@ from construct import Bytes, Const, ConstructError, Int16ub, Int16ul, Int32ub, I
 from forensics.formats.base import (
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     FormatParser,
     JobMetadata,
@@ -32,6 +33,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 
 log = logging.getLogger(__name__)
@@ -484,6 +486,7 @@ class TiffParser(FormatParser):
     name = "tiff"
     description = "TIFF image (fax G3/G4, scans): IFD tags, pages"
     signatures = (Signature(b"II*\x00"), Signature(b"MM\x00*"))
+    carve_patterns = (CarvePattern(yara_hex(b"II*\x00", b"MM\x00*")),)  # TIFF 6.0 §2 header
     priority = 60
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from forensics.formats.base import (
     MAX_TEXT_CHARS,
+    CarvePattern,
     DecodedText,
     FormatParser,
     JobMetadata,
@@ -44,6 +45,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    yara_hex,
 )
 from forensics.formats.emf import TextRun, clean_field, format_dpi, layout_text
 from forensics.formats.emfspool import winspool_pair_key
@@ -640,6 +642,7 @@ class XpsParser(FormatParser):
     name = "xps"
     description = "XPS / OpenXPS package, including XPSDrv spool files with interleaved pieces"
     signatures = (Signature(ZIP_LOCAL_HEADER, 0),)
+    carve_patterns = (CarvePattern(yara_hex(ZIP_LOCAL_HEADER)),)
     priority = 50  # before any generic ZIP handling
 
     @classmethod

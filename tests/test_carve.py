@@ -1,0 +1,273 @@
+"""Carving, end to end: jobs that linger only in free blocks, slack, or a medium without a file
+system are recovered byte for byte, with their location, completeness and (where the directory
+entry survives) the deleted file they were.
+
+Images come from real tools (fixtures/carving.py: mke2fs -d + debugfs, mkfs.vfat + mtools,
+split, dd) and the jobs from Ghostscript; the expected offsets from debugfs/mtools metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures import carving
+from fixtures.carving import CarvingImage, Placed
+from forensics.carve import Carver, find_candidates
+from forensics.cli import main
+from forensics.detect.rules import load_rules
+from forensics.evidence.address import EvidenceAddress
+from forensics.evidence.locate import Location
+from forensics.records import LocationClass
+from forensics.report.json_report import write_report
+from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
+from forensics.store import CaseStore
+
+pytestmark = pytest.mark.skipif(
+    not all(__import__("shutil").which(t) for t in ("gs", "mke2fs", "debugfs", "mkfs.vfat")),
+    reason="fixture tools missing (make setup installs them)",
+)
+
+
+def _scan(image: Path, out: Path, chunk_size: int | None = None) -> dict[str, Any]:
+    if chunk_size is None:
+        assert main(["scan", str(image), "-o", str(out), "-q"]) in (0, 1)
+        return json.loads((out / "report.json").read_text())
+    rules = load_rules()
+    run = run_record("pfa scan test", rules, utc_now())
+    out.mkdir(parents=True, exist_ok=True)
+    with CaseStore(out / "case.sqlite") as store, open_evidence(image) as opened:
+        run_id = store.start_run(run)
+        options = ScanOptions(rules, chunk_size=chunk_size)
+        result = scan_image(opened, options, store, run_id)
+        write_report(store, run, result.image_id, out / "report.json", False)
+    return json.loads((out / "report.json").read_text())
+
+
+def _top_jobs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [j for j in report["jobs"] if j["parent_job_id"] is None]
+
+
+def _job_at(report: dict[str, Any], offset: int) -> dict[str, Any]:
+    found = [j for j in _top_jobs(report) if j["image_offset"] == offset]
+    assert len(found) == 1, (offset, [(j["image_offset"], j["format"]) for j in _top_jobs(report)])
+    return found[0]
+
+
+def _medium_bytes(paths: tuple[Path, ...] | Path, offset: int, length: int) -> bytes:
+    segments = paths if isinstance(paths, tuple) else (paths,)
+    whole = b"".join(p.read_bytes() for p in segments)
+    return whole[offset : offset + length]
+
+
+def _assert_recovered(report: dict[str, Any], placed: Placed, fmt: str, cls: str) -> dict:
+    job = _job_at(report, placed.image_offset)
+    assert job["format"] == fmt
+    assert job["carved"] is True
+    assert job["location_class"] == cls
+    assert job["length"] == len(placed.data)
+    assert job["sha256"] == placed.sha256
+    assert job["address"]["chain"][-2]["kind"] == "carve"
+    return job
+
+
+@pytest.fixture(scope="module")
+def ext4(tmp_path_factory: pytest.TempPathFactory) -> tuple[CarvingImage, dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("ext4-carving")
+    built = carving.build_ext4_carving(out / "img")
+    before = hashlib.sha256(built.path.read_bytes()).hexdigest()
+    report = _scan(built.path, out / "case")
+    report["__case__"] = str(out / "case")
+    return built, report, before
+
+
+def test_kernel_deleted_job_recovered_and_named_by_its_directory_entry(ext4: Any) -> None:
+    built, report, _ = ext4
+    job = _assert_recovered(report, built.jobs["payroll"], "pjl", "unallocated")
+    assert job["complete"] is True
+    assert job["metadata"]["job_name"] == "payroll"
+    assert job["metadata"]["user"] == "hr-clerk"
+    assert job["deleted_file"] == {
+        "path": "/spool/payroll.prn",
+        "inode": built.inodes["payroll"],
+        "size": 0,
+        "matched_by": "name",
+    }
+    assert job["path"] == "/spool/payroll.prn"
+    assert any("recovered by carving" in note for note in job["notes"])
+    # The PCL XL payload inside was parsed too, as a child of the carved job.
+    children = [j for j in report["jobs"] if j["parent_job_id"] == job["job_id"]]
+    assert [c["format"] for c in children] == ["pclxl"]
+    assert children[0]["carved"] is True
+
+
+def test_deleted_job_with_kept_size_matched_by_size(ext4: Any) -> None:
+    built, report, _ = ext4
+    job = _assert_recovered(report, built.jobs["quarterly"], "pjl", "unallocated")
+    assert job["deleted_file"]["path"] == "/spool/00017.prn"
+    assert job["deleted_file"]["matched_by"] == "size"
+
+
+def test_job_written_to_free_blocks_without_inode(ext4: Any) -> None:
+    built, report, _ = ext4
+    job = _assert_recovered(report, built.jobs["nofile"], "pjl", "unallocated")
+    assert job["complete"] is True
+    assert job["deleted_file"] is None and job["path"] is None
+    assert job["metadata"]["job_name"] == "board-minutes"
+    assert job["metadata"]["user"] == "secretary"
+
+
+def test_job_with_overwritten_head_recovered_from_its_tail(ext4: Any) -> None:
+    built, report, _ = ext4
+    surviving = built.jobs["tail-surviving"]
+    job = _job_at(report, surviving.image_offset)
+    assert job["carved"] is True and job["complete"] is False
+    assert job["length"] == len(surviving.data)
+    assert job["sha256"] == surviving.sha256
+    assert job["metadata"]["job_name"] == "settlement"  # from the surviving @PJL EOJ NAME
+    assert any("head overwritten" in note for note in job["notes"])
+    assert "tail" in job["address"]["chain"][-2]["label"]
+
+
+def test_carved_copy_of_allocated_job_is_linked_not_reported_twice(ext4: Any) -> None:
+    built, report, _ = ext4
+    keep, copy = built.jobs["keep"], built.jobs["keep-copy"]
+    original = _job_at(report, keep.image_offset)
+    assert original["location_class"] == "allocated" and original["carved"] is False
+    assert [
+        (c["image_offset"], c["length"], c["location_class"]) for c in original["carved_copies"]
+    ] == [(copy.image_offset, len(copy.data), "unallocated")]
+    assert not [j for j in _top_jobs(report) if j["image_offset"] == copy.image_offset]
+    assert len([j for j in _top_jobs(report) if j["sha256"] == keep.sha256]) == 1
+
+
+def test_carving_reports_nothing_else_and_leaves_evidence_unchanged(ext4: Any) -> None:
+    built, report, before = ext4
+    expected = {built.jobs[k].image_offset for k in ("payroll", "quarterly", "nofile", "keep")} | {
+        built.jobs["tail-surviving"].image_offset
+    }
+    assert {j["image_offset"] for j in _top_jobs(report)} == expected
+    assert report["summary"]["jobs_by_format_and_location"]
+    assert hashlib.sha256(built.path.read_bytes()).hexdigest() == before
+
+
+def test_pfa_jobs_lists_carved_jobs(ext4: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    built, report, _ = ext4
+    case = Path(report["__case__"])
+    assert main(["jobs", str(case), "--json"]) == 0
+    jobs = json.loads(capsys.readouterr().out)
+    carved = {j["image_offset"] for j in jobs if j["carved"] and j["parent_job_id"] is None}
+    assert built.jobs["payroll"].image_offset in carved
+    assert built.jobs["keep-copy"].image_offset not in carved
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> tuple[CarvingImage, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("split-carving")
+    built = carving.build_split_carving(out / "img")
+    # 64 KiB chunks: the PWG raster job (≈125 KiB) is followed across chunks, the PDF crosses
+    # both a chunk and the segment boundary.
+    return built, _scan(built.path, out / "case", chunk_size=64 * 1024)
+
+
+def test_job_straddling_split_segments(split: Any) -> None:
+    built, report = split
+    pdf = built.jobs["pdf"]
+    assert pdf.image_offset < 4 * 1024 * 1024 < pdf.image_offset + len(pdf.data)
+    job = _assert_recovered(report, pdf, "pdf", "raw")
+    assert job["complete"] is True
+    assert _medium_bytes(built.segments, pdf.image_offset, len(pdf.data)) == pdf.data
+
+
+def test_fax_tiff_and_long_raster_job_carved_whole(split: Any) -> None:
+    built, report = split
+    fax = _assert_recovered(report, built.jobs["fax"], "tiff", "raw")
+    assert fax["complete"] is True and fax["pages"] == 1
+    raster = _assert_recovered(report, built.jobs["raster"], "pwg-raster", "raw")
+    assert raster["complete"] is True and raster["pages"] == 1
+    assert len(built.jobs["raster"].data) > 64 * 1024  # longer than a chunk
+
+
+def test_job_cut_off_by_end_of_medium_is_a_fragment(split: Any) -> None:
+    built, report = split
+    surviving = built.jobs["cut-surviving"]
+    job = _job_at(report, surviving.image_offset)
+    assert job["carved"] is True and job["complete"] is False
+    assert job["length"] == len(surviving.data)
+    assert job["sha256"] == surviving.sha256
+    assert job["metadata"]["job_name"] == "cutoff"
+    assert any("medium ends" in note for note in job["notes"])
+
+
+def test_default_chunking_gives_the_same_jobs(split: Any, tmp_path: Path) -> None:
+    built, report = split
+    again = _scan(built.path, tmp_path / "case")
+
+    def key(r: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return sorted((j["image_offset"], j["length"], j["sha256"]) for j in _top_jobs(r))
+
+    assert key(again) == key(report)
+
+
+def test_job_in_fat_cluster_slack(tmp_path: Path) -> None:
+    built = carving.build_fat_slack_carving(tmp_path / "img")
+    report = _scan(built.path, tmp_path / "case")
+    job = _assert_recovered(report, built.jobs["slack"], "pjl", "slack")
+    assert job["metadata"]["job_name"] == "memo" and job["metadata"]["user"] == "jdoe"
+    assert job["address"]["chain"][-3]["kind"] == "slack"
+
+
+# --------------------------------------------------------------------------- the Carver alone
+
+
+def _free(offset: int) -> Location:
+    return Location(LocationClass.UNALLOCATED, EvidenceAddress())
+
+
+def _carve(medium: bytes, chunk: int) -> Carver:
+    carver = Carver(len(medium), _free)
+    for pos in range(0, len(medium), chunk):
+        core = memoryview(medium)[pos : pos + chunk]
+        lead = max(0, pos - 4096)
+        buf = medium[lead : pos + chunk + 4096]
+        accept_end = None if pos + chunk >= len(medium) else pos - lead + len(core)
+        found, dropped = find_candidates(buf, lead, pos - lead, accept_end)
+        carver.feed(pos, core, found, dropped)
+    carver.finish()
+    return carver
+
+
+def test_nested_signatures_are_not_carved_twice() -> None:
+    """A PJL job holding PostScript holding '%PDF-' text: one region, the outer job."""
+    inner = b"%!PS-Adobe-3.0\n(%PDF-1.4 in a string) show showpage\n%%EOF\n"
+    job = (
+        carving.UEL + b'@PJL JOB NAME="x"\r\n@PJL ENTER LANGUAGE=POSTSCRIPT\r\n' + inner
+        + carving.UEL + b'@PJL EOJ NAME="x"\r\n' + carving.UEL
+    )  # fmt: skip
+    medium = bytes(8192) + job + bytes(8192)
+    regions = _carve(medium, 4096).regions
+    assert [(r.format, r.image_offset, r.length, r.complete) for r in regions] == [
+        ("pjl", 8192, len(job), True)
+    ]
+
+
+def test_hostile_candidates_are_bounded() -> None:
+    """Thousands of bare signatures in random bytes: no crash, no region without a parse."""
+    import random
+
+    rng = random.Random(7)
+    noise = bytearray(rng.randbytes(1024 * 1024))
+    for _ in range(3000):
+        at = rng.randrange(len(noise) - 16)
+        noise[at : at + 5] = rng.choice(
+            [b"%PDF-", b"II*\x00\x08", b"\xff\xd8\xff\xe0\x00", b"PK\x03\x04\x14"]
+        )
+    carver = _carve(bytes(noise), 64 * 1024)
+    assert carver.candidates_seen >= 2500  # some placements overlap
+    for region in carver.regions:
+        assert 0 < region.length <= 32 * 1024 * 1024
+        assert region.image_offset + region.length <= len(noise)
