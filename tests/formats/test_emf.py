@@ -1,17 +1,17 @@
 """MS-EMF pages: header, text records in reading order, glyph-index heuristic, hostile input.
 
-No Linux tool writes EMF print pages, so the metafiles are built field by field from [MS-EMF] in
-``winspool_builders``. The glyph-index case uses the string measured in a real Windows spool file
+No Linux tool writes EMF print pages, so the metafiles are built by the construct Structs that
+``winspool_builders`` writes from [MS-EMF]; hostile variants overwrite single fields of those bytes. The glyph-index case uses the string measured in a real Windows spool file
 (EMFSpoolfileReader_00003.SPL, reference notes §2.7).
 """
 
 from __future__ import annotations
 
 import random
-import struct
 import time
 
 import pytest
+from construct import Int32ul
 
 from forensics.formats.base import NotThisFormat, ParseContext, candidates
 from forensics.formats.emf import (
@@ -25,6 +25,15 @@ from tests.formats import winspool_builders as wb
 
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
 SECOND = "Card 4111 1111 1111 1111 exp 12/29"
+
+
+def _overwrite_dword(data: bytearray, at: int, value: int) -> None:
+    data[at : at + 4] = Int32ul.build(value)
+
+
+def _record_size(data: bytes, at: int) -> int:
+    """MS-EMF §2.3: a record's Size is the DWORD after its Type."""
+    return Int32ul.parse(data[at + 4 : at + 8])
 
 
 def _page(*lines: str) -> bytes:
@@ -141,7 +150,7 @@ def test_extent_in_carved_buffer() -> None:
     buf = b"\xaa" * 33 + data + b"\x00" * 500
     assert EmfParser().extent(buf, 33) == len(data)
     broken = bytearray(data)
-    struct.pack_into("<I", broken, 48, 0)  # nBytes 0: walk to EMR_EOF instead
+    _overwrite_dword(broken, 48, 0)  # nBytes 0: walk to EMR_EOF instead
     assert EmfParser().extent(b"\x11" * 8 + bytes(broken) + b"\x22" * 40, 8) == len(data)
     assert EmfParser().extent(buf, 0) is None
 
@@ -161,27 +170,27 @@ def test_hostile_truncations_and_garbage() -> None:
     for cut in range(0, len(data), 7):
         _must_finish(data[:cut])
     rng = random.Random(1)
-    header = data[: struct.unpack_from("<I", data, 4)[0]]
+    header = data[: _record_size(data, 0)]
     for _ in range(50):
         _must_finish(header + rng.randbytes(rng.randrange(0, 4000)))
 
 
 def test_hostile_sizes_and_offsets() -> None:
     text = bytearray(wb.emr_exttextoutw("secret", 10, 10))
-    struct.pack_into("<I", text, 44, 0x7FFFFFFF)  # nChars far beyond the record
+    _overwrite_dword(text, 44, 0x7FFFFFFF)  # nChars far beyond the record
     bad_offset = bytearray(wb.emr_exttextoutw("secret", 10, 10))
-    struct.pack_into("<I", bad_offset, 48, 0xFFFFFFF0)  # offString outside
+    _overwrite_dword(bad_offset, 48, 0xFFFFFFF0)  # offString outside
     page = wb.build_emf([bytes(text), bytes(bad_offset), wb.emr_exttextoutw("ok", 0, 50)])
     job = EmfParser().parse(page, ParseContext())
     assert job.texts[0].text == "ok"
     assert any("point outside" in note for note in job.notes)
-    first_record = struct.unpack_from("<I", page, 4)[0]  # right after EMR_HEADER
+    first_record = _record_size(page, 0)  # right after EMR_HEADER
     huge = bytearray(page)
-    struct.pack_into("<I", huge, first_record + 4, 0xFFFFFFF0)  # a record Size far too big
+    _overwrite_dword(huge, first_record + 4, 0xFFFFFFF0)  # a record Size far too big
     job = EmfParser().parse(bytes(huge), ParseContext())
     assert not job.complete
     zero = bytearray(page)
-    struct.pack_into("<I", zero, first_record + 4, 0)  # a zero Size would loop forever
+    _overwrite_dword(zero, first_record + 4, 0)  # a zero Size would loop forever
     _must_finish(bytes(zero))
     many = wb.build_emf([wb.emr_selectobject(1)] * 20000)
     start = time.monotonic()

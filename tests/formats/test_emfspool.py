@@ -1,14 +1,13 @@
 """EMF spool files (.SPL): header names, DEVMODE, one EMF per page, pairing, hostile input.
 
-No Linux tool writes EMFSPOOL, so spool files are built field by field from [MS-EMFSPOOL] and
-[MS-EMF] in ``winspool_builders``; one test starts from the header bytes of the specification's own
-example (MS-EMFSPOOL §3.2).
+No Linux tool writes EMFSPOOL, so spool files are built by the construct Structs that
+``winspool_builders`` writes from [MS-EMFSPOOL] and [MS-EMF]; one test starts from the header bytes
+of the specification's own example (MS-EMFSPOOL §3.2), which the builder must reproduce.
 """
 
 from __future__ import annotations
 
 import random
-import struct
 import time
 
 import pytest
@@ -73,6 +72,7 @@ def test_spec_example_header() -> None:
     header += "Microsoft Word - Document1".encode("utf-16-le") + b"\x00\x00"
     header += "Ne02:".encode("utf-16-le") + b"\x00\x00" + b"\x00\x00"
     assert len(header) == 0x54
+    assert wb.spool_header("Microsoft Word - Document1", "Ne02:") == header  # the oracle agrees
     page = wb.build_emf(wb.text_page(["hello spool"]))
     data = header + wb.spool_record(wb.EMRI_METAFILE_DATA, page)
     job = EmfSpoolParser().parse(data, ParseContext())
@@ -108,8 +108,8 @@ def test_truncated_spool_keeps_what_was_spooled() -> None:
 
 def test_postscript_job_data_is_handed_on() -> None:
     postscript = b"%!PS\n(injected secret) show\n"
-    ps_record = struct.pack("<IIII", 16 + len(postscript), 4116, 0, len(postscript)) + postscript
-    data = _spool(extra_records=[wb.spool_record(wb.EMRI_PS_JOB_DATA, wb.pad4(ps_record))])
+    ps_record = wb.spool_record(wb.EMRI_PS_JOB_DATA, wb.postscript_job_data(postscript))
+    data = _spool(extra_records=[ps_record])
     job = EmfSpoolParser().parse(data, ParseContext())
     assert job.embedded and job.embedded[0].data == postscript
     assert job.texts[0].text.startswith(SENTENCE)
@@ -117,8 +117,8 @@ def test_postscript_job_data_is_handed_on() -> None:
 
 def test_page_offset_record_checked() -> None:
     data = bytearray(_spool())
-    last = data.rindex(struct.pack("<II", wb.EMRI_METAFILE_EXT, 8))
-    struct.pack_into("<Q", data, last + 8, 12345)
+    last = data.rindex(wb.EmfSpoolRecordHeader.build({"ulID": wb.EMRI_METAFILE_EXT, "cjSize": 8}))
+    data[last : last + 16] = wb.EmriMetafileExt.build({"offset": 12345})  # points nowhere
     job = EmfSpoolParser().parse(bytes(data), ParseContext())
     assert any("not to a page record" in note for note in job.notes)
 
@@ -190,19 +190,22 @@ def test_hostile_truncation_and_random_records() -> None:
     for _ in range(100):
         _must_finish(header + rng.randbytes(rng.randrange(0, 3000)))
     for record_id in range(1, 0x16):
-        body = struct.pack("<II", record_id, 0xFFFFFFF0) + rng.randbytes(64)
-        _must_finish(header + body)
-        _must_finish(header + struct.pack("<II", record_id, 3) + b"\x01\x02\x03")
+        oversized = wb.EmfSpoolRecordHeader.build({"ulID": record_id, "cjSize": 0xFFFFFFF0})
+        _must_finish(header + oversized + rng.randbytes(64))
+        unaligned = wb.EmfSpoolRecordHeader.build({"ulID": record_id, "cjSize": 3})
+        _must_finish(header + unaligned + b"\x01\x02\x03")
 
 
 def test_hostile_header_offsets() -> None:
-    bad = struct.pack("<IIII", 0x00010000, 0x20, 0x1E, 0x1E) + b"A\x00" * 8
-    _must_finish(bad + struct.pack("<II", 0x0C, 0))
-    huge = struct.pack("<IIII", 0x00010000, 0xFFFFFFF0, 0, 0)
+    # Both names at one odd offset inside the 0x20-byte header.
+    bad = wb.EmfSpoolHeaderFixed.build({"cjSize": 0x20, "dpszDocName": 0x1E, "dpszOutput": 0x1E})
+    bad += b"A\x00" * 8
+    _must_finish(bad + wb.EmfSpoolRecordHeader.build({"ulID": wb.EMRI_METAFILE_DATA, "cjSize": 0}))
+    huge = wb.EmfSpoolHeaderFixed.build({"cjSize": 0xFFFFFFF0, "dpszDocName": 0, "dpszOutput": 0})
     assert not EmfSpoolParser.sniff(huge)
     many = (
         wb.spool_header("d", "o")
-        + wb.spool_record(0x05, struct.pack("<II", 0xFFFFFFFF, 0)) * 50_000
+        + wb.spool_record(wb.EMRI_PRESTARTPAGE, wb.EmriPrestartPageData.build({"bEPS": 0})) * 50_000
     )
     start = time.monotonic()
     job = EmfSpoolParser().parse(many, ParseContext())

@@ -1,6 +1,7 @@
-"""LPD control files, built as RFC 1179 §7 specifies (no spooler is run): a BSD lpr job using
-every command, the file CUPS' lpd backend writes (backend/lpd.c: H, P, J, C, L, one print line
-per copy, U, N) and a Windows LPR-style one; strictness of the content sniff; hostile input."""
+"""LPD control files, built as RFC 1179 §7 specifies through ``spec_builders`` (no spooler is
+run): a BSD lpr job using every command, the file CUPS' lpd backend writes (backend/lpd.c: H, P, J,
+C, L, one print line per copy, U, N) and a Windows LPR-style one; strictness of the content sniff;
+hostile input (hand-built)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 
 from forensics.formats.base import FormatParser, NotThisFormat, ParseContext
 from forensics.formats.lpd import LpdControlParser
+from tests.formats.spec_builders import lpd_control_file
 
 
 def control(*lines: str) -> bytes:
-    """RFC 1179 §7: each line is a command character, its operand and LF."""
-    return "".join(f"{line}\n" for line in lines).encode("latin-1")
+    """RFC 1179 §7 lines written as the command character followed by its operand."""
+    return lpd_control_file([(line[:1], line[1:]) for line in lines])
 
 
 BSD_JOB = control(

@@ -1,6 +1,6 @@
-"""PJL: Ghostscript's PJL wrapper (real producer) and driver headers built line by line from the
-PJL Technical Reference and the published HP UPD example (no Linux tool writes job-storage PINs
-or accounting attributes)."""
+"""PJL: Ghostscript's PJL wrapper (real producer) and driver headers built through
+``spec_builders`` from the PJL Technical Reference and the published HP UPD example (no Linux tool
+writes job-storage PINs or accounting attributes). Hostile and truncated inputs are hand-built."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
 from forensics.formats.pjl import PjlParser
+from tests.formats.spec_builders import LF, UEL, pjl_job, pjl_stream
 
-UEL = b"\x1b%-12345X"
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
 
 
@@ -25,31 +25,34 @@ def parse(data: bytes) -> ParsedJob:
 def upd_job() -> bytes:
     """Two jobs as an HP UPD-style driver sends them: a held PostScript job with a PIN and
     accounting attributes, then a plain PCL job."""
-    first = (
-        UEL + b'@PJL JOB NAME="Payroll.xlsx" DISPLAY="Payroll"\r\n'
-        b"@PJL SET STRINGCODESET=UTF8\r\n"
-        b'@PJL COMMENT "Username: UNTITLED; App Filename: Testseite; 12-13-2003"\r\n'
-        b'@PJL SET JOBATTR="JobAcct1=jdoe"\r\n'
-        b'@PJL SET JOBATTR="JobAcct2=WS-042"\r\n'
-        b'@PJL SET JOBATTR="JobAcct3=CORP"\r\n'
-        b'@PJL SET JOBATTR="JobAcct4=20031213151817"\r\n'
-        b'@PJL SET USERNAME="J\xc3\xbcrgen Doe"\r\n'
-        b"@pjl set hold=ON\r\n"  # keywords are case-insensitive
-        b"@PJL SET HOLDTYPE=PRIVATE\r\n"
-        b'@PJL SET HOLDKEY="4711"\r\n'
-        b"@PJL SET QTY=2\r\n"
-        b"@PJL SET RESOLUTION=600\r\n"
-        b"@PJL ENTER LANGUAGE=POSTSCRIPT\r\n"
-        b"%!PS-Adobe-3.0\n("
-        + SENTENCE.encode()
-        + b") show showpage\n"
-        + UEL
-        + b'@PJL EOJ NAME="Payroll.xlsx"\r\n'
-        + UEL
+    first = pjl_job(
+        [
+            'JOB NAME="Payroll.xlsx" DISPLAY="Payroll"',
+            "SET STRINGCODESET=UTF8",
+            'COMMENT "Username: UNTITLED; App Filename: Testseite; 12-13-2003"',
+            'SET JOBATTR="JobAcct1=jdoe"',
+            'SET JOBATTR="JobAcct2=WS-042"',
+            'SET JOBATTR="JobAcct3=CORP"',
+            'SET JOBATTR="JobAcct4=20031213151817"',
+            'SET USERNAME="Jürgen Doe"',  # UTF-8, as STRINGCODESET says
+            # Keywords are case-insensitive; the "@PJL" prefix must be uppercase, so a lower-case
+            # one is a variant a lenient parser still reads.
+            {"prefix": b"@pjl", "command": "set hold=ON"},
+            "SET HOLDTYPE=PRIVATE",
+            'SET HOLDKEY="4711"',
+            "SET QTY=2",
+            "SET RESOLUTION=600",
+        ],
+        language="POSTSCRIPT",
+        payload=b"%!PS-Adobe-3.0\n(" + SENTENCE.encode() + b") show showpage\n",
+        trailer=['EOJ NAME="Payroll.xlsx"'],
     )
-    second = (
-        UEL + b'@PJL JOB NAME="memo"\n@PJL SET USERNAME=bob\n@PJL ENTER LANGUAGE = PCL\n'
-        b"\x1bEhello\x0c\x1bE" + UEL + b"@PJL EOJ\n" + UEL
+    second = pjl_job(
+        # White space around "=" is optional (PJL Syntax Rules).
+        ['JOB NAME="memo"', "SET USERNAME=bob", "ENTER LANGUAGE = PCL"],
+        payload=b"\x1bEhello\x0c\x1bE",
+        trailer=["EOJ"],
+        line_end=LF,
     )
     return first + second
 
@@ -104,16 +107,14 @@ def test_extent_is_one_job() -> None:
 
 
 def test_language_aliases_and_implicit_switch() -> None:
-    data = (
-        UEL
-        + b"@PJL ENTER LANGUAGE=PCL6\n) HP-PCL XL;2;0;\n\x41"
-        + UEL
-        + b"@PJL ENTER LANGUAGE=BR-SCRIPT3\n%!PS\n"
-        + UEL
-        + b"@PJL ENTER LANGUAGE=HBPL\n\x00\x01\x02"
-        + UEL
-        + b"%PDF-1.4\n%%EOF\n"
-        + UEL  # no ENTER: the printer recognises the language itself
+    data = pjl_stream(
+        [
+            (["ENTER LANGUAGE=PCL6"], b") HP-PCL XL;2;0;\n\x41"),
+            (["ENTER LANGUAGE=BR-SCRIPT3"], b"%!PS\n"),
+            (["ENTER LANGUAGE=HBPL"], b"\x00\x01\x02"),
+            ([], b"%PDF-1.4\n%%EOF\n"),  # no ENTER: the printer recognises the language itself
+        ],
+        line_end=LF,
     )
     job = parse(data)
     assert [e.format_hint for e in job.embedded] == ["pclxl", "postscript", None, "pdf"]
@@ -122,12 +123,14 @@ def test_language_aliases_and_implicit_switch() -> None:
 
 
 def test_vendor_attributes_and_passwords() -> None:
-    data = (
-        UEL + b"@PJL JOB MODE=PRINTER\r\n"
-        b'@PJL SET JOBATTR="@LUNA=alice"\r\n'
-        b'@PJL SET JOBATTR="@UACN=Contract.pdf"\r\n'
-        b'@PJL SET JOBPASSWORD="9876"\r\n'
-        b'@PJL FSUPLOAD NAME="0:/saveDevice/SavedJobs/KeepJobs/x" OFFSET=0 SIZE=100\r\n' + UEL
+    data = pjl_job(
+        [
+            "JOB MODE=PRINTER",
+            'SET JOBATTR="@LUNA=alice"',
+            'SET JOBATTR="@UACN=Contract.pdf"',
+            'SET JOBPASSWORD="9876"',
+            'FSUPLOAD NAME="0:/saveDevice/SavedJobs/KeepJobs/x" OFFSET=0 SIZE=100',
+        ]
     )
     meta = parse(data).metadata
     assert (meta.user, meta.document_name, meta.pin) == ("alice", "Contract.pdf", "9876")
@@ -182,7 +185,8 @@ def test_not_pjl() -> None:
 
 
 def test_truncated_payload_is_reported() -> None:
-    job = parse(UEL + b"@PJL JOB\n@PJL ENTER LANGUAGE=PCL\n\x1bEtext")
+    whole = pjl_job(["JOB"], language="PCL", payload=b"\x1bEtext", line_end=LF)
+    job = parse(whole[: -len(UEL)])  # cut before the UEL that closes the payload
     assert not job.complete
     assert any("not closed by a UEL" in note for note in job.notes)
     assert any("JOB without EOJ" in note for note in job.notes)
@@ -216,9 +220,10 @@ def test_jobattr_pin_is_a_pin_and_masked() -> None:
     from forensics.formats.base import ParseContext
     from forensics.formats.pjl import PjlParser
 
-    data = (
-        b'\x1b%-12345X@PJL JOB NAME="x"\r\n@PJL SET JOBATTR="@PIN=4321"\r\n'
-        b'@PJL SET JOBATTR="@LUNA=jdoe"\r\n@PJL ENTER LANGUAGE=PCL\r\n\x1bEhello\x1b%-12345X'
+    data = pjl_job(
+        ['JOB NAME="x"', 'SET JOBATTR="@PIN=4321"', 'SET JOBATTR="@LUNA=jdoe"'],
+        language="PCL",
+        payload=b"\x1bEhello",
     )
     parsed = PjlParser().parse(data, ParseContext())
     assert parsed.metadata.pin == "4321" and parsed.metadata.pin_masked == "********"

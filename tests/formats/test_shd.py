@@ -1,18 +1,19 @@
 """Windows shadow files (.SHD): the real Windows 10 x64 sample, hand-built 2000/XP/7 layouts, hostility.
 
 The real sample is SafeBreach ``Spooler_DoS/00002.SHD`` (signature 0x5123, crafted with a zero port
-offset). The other layouts are built field by field in ``winspool_builders`` from the documented
-structures (ReactOS localspl SHD_HEADER, SafeBreach SHD.bt); no Linux tool writes them.
+offset). The other layouts are built by the construct Structs that ``winspool_builders`` writes from
+the documented structures (ReactOS localspl SHD_HEADER, SafeBreach SHD.bt); no Linux tool writes
+them. Hostile variants overwrite single fields of those bytes or of the real sample.
 """
 
 from __future__ import annotations
 
 import random
-import struct
 import time
 from pathlib import Path
 
 import pytest
+from construct import Construct, Int32ul, Int64ul
 
 from forensics.formats.base import NotThisFormat, ParseContext, candidates
 from forensics.formats.shd import ShdParser, sid_to_string
@@ -24,6 +25,10 @@ SAMPLE = (
 USER_SID = wb.binary_sid(5, 21, 1004336348, 1177238915, 682003330, 1001)
 USER_SID_TEXT = "S-1-5-21-1004336348-1177238915-682003330-1001"
 ADMINS = wb.binary_sid(5, 32, 544)
+
+
+def _overwrite(data: bytearray, at: int, field: Construct, value: int) -> None:
+    data[at : at + field.sizeof()] = field.build(value)
 
 
 def _sample() -> bytes:
@@ -71,10 +76,10 @@ def test_real_windows10_x64_sample() -> None:
 
 def test_real_sample_with_hostile_offsets() -> None:
     data = bytearray(_sample())
-    struct.pack_into("<Q", data, 0x30, 0x9999)  # port beyond the end
-    struct.pack_into("<Q", data, 0x28, 0x10)  # document name inside the header
-    struct.pack_into("<Q", data, 0x18, 2**63 + 5)  # user name: absurd 64-bit offset
-    struct.pack_into("<Q", data, 0x90, len(data) - 4)  # security descriptor truncated
+    _overwrite(data, 0x30, Int64ul, 0x9999)  # port beyond the end
+    _overwrite(data, 0x28, Int64ul, 0x10)  # document name inside the header
+    _overwrite(data, 0x18, Int64ul, 2**63 + 5)  # user name: absurd 64-bit offset
+    _overwrite(data, 0x90, Int64ul, len(data) - 4)  # security descriptor truncated
     job = ShdParser().parse(bytes(data), ParseContext())
     assert job.metadata.port is None and job.metadata.document_name is None
     assert job.metadata.user is None
@@ -172,7 +177,9 @@ def test_windows7_x64_layout_with_string_sid() -> None:
 
 def test_windows10_32bit_header_and_binary_sid() -> None:
     """0x5123 with the 32-bit header (Windows 10 x86): DWORD offsets, binary SID after 0x78."""
-    base = wb.build_shd(
+    # The header grows by 4 bytes for offSID (0x7C in all); the binary SID (MS-DTYP §2.4.2.2)
+    # follows the strings.
+    data = wb.build_shd(
         signature=0x5123,
         wide=False,
         job_id=3,
@@ -180,37 +187,24 @@ def test_windows10_32bit_header_and_binary_sid() -> None:
         submitted=(2021, 6, 1, 14, 8, 0, 0, 0),
         pages=1,
         spl_size=10,
+        binary_sid=USER_SID,
     )
-    # Grow the header by 4 bytes for offSID and append the binary SID (MS-DTYP §2.4.2.2).
-    sid_offset = len(base) + 4
-    grown = bytearray(base[:0x78] + struct.pack("<I", sid_offset) + base[0x78:] + USER_SID)
-    struct.pack_into("<I", grown, 4, 0x7C)
-    for field_at in range(0x14, 0x3C, 4):
-        value = struct.unpack_from("<I", grown, field_at)[0]
-        if value:
-            struct.pack_into("<I", grown, field_at, value + 4)
-    job = ShdParser().parse(bytes(grown), ParseContext())
+    job = ShdParser().parse(data, ParseContext())
     assert job.metadata.user == "kiosk" and job.metadata.printer == "Lobby"
     assert job.metadata.sid == USER_SID_TEXT
     assert job.complete, job.notes
 
 
 def test_nt4_layout() -> None:
-    strings = b"".join(
-        wb.pad4(wb.utf16z(text)) for text in ("admin", "Budget.doc", "LPT1:", "LaserJet")
+    data = wb.build_shd_legacy(
+        signature=0x4966,
+        job_id=99,
+        strings={"user": "admin", "document": "Budget.doc", "port": "LPT1:", "printer": "LaserJet"},
+        submitted=(1999, 12, 5, 31, 23, 59, 59, 0),
+        pages=4,
+        spl_size=1000,
     )
-    offsets = []
-    cursor = 0x60
-    for text in ("admin", "Budget.doc", "LPT1:", "LaserJet"):
-        offsets.append(cursor)
-        cursor += len(wb.pad4(wb.utf16z(text)))
-    user, document, port, printer = offsets
-    head = struct.pack("<IHHII", 0x4966, 0, 0, 99, 1)
-    head += struct.pack("<10I", user, 0, document, port, printer, 0, 0, 0, 0, 0)
-    head += struct.pack("<8H", 1999, 12, 5, 31, 23, 59, 59, 0)
-    head += struct.pack("<6I", 0, 0, 1000, 4, 0, 0)
-    assert len(head) == 0x60
-    job = ShdParser().parse(head + strings, ParseContext())
+    job = ShdParser().parse(data, ParseContext())
     meta = job.metadata
     assert (meta.user, meta.document_name, meta.port, meta.printer) == (
         "admin",
@@ -222,7 +216,10 @@ def test_nt4_layout() -> None:
 
 
 def test_win9x_is_only_noted() -> None:
-    data = struct.pack("<IHHII", 0x494B, 0, 0, 12, 1) + b"\x00" * 100
+    header = wb.build_shd_legacy(
+        signature=0x494B, job_id=12, strings={}, submitted=(0,) * 8, pages=0, spl_size=0
+    )
+    data = header + bytes(116 - len(header))  # zero fill
     job = ShdParser().parse(data, ParseContext(name="00012.SHD"))
     assert job.metadata.job_id == "12"
     assert any("Windows 9x" in note for note in job.notes)
@@ -232,7 +229,7 @@ def test_win9x_is_only_noted() -> None:
 def test_layout_confirmed_by_offsets() -> None:
     """A header size that suggests 64-bit, with 32-bit offsets that lead to strings."""
     data = bytearray(_xp_file())
-    struct.pack_into("<I", data, 4, 0xC8)
+    _overwrite(data, 4, Int32ul, 0xC8)  # cbHeader
     job = ShdParser().parse(bytes(data), ParseContext())
     assert job.metadata.user == "jsmith"
     assert any("only the 32-bit offsets" in note for note in job.notes)
@@ -240,7 +237,7 @@ def test_layout_confirmed_by_offsets() -> None:
 
 def test_unknown_signature_needs_shd_name() -> None:
     data = bytearray(_xp_file())
-    struct.pack_into("<I", data, 0, 0x5124)
+    _overwrite(data, 0, Int32ul, 0x5124)  # dwSignature
     assert not ShdParser.sniff(bytes(data[:256]))
     with pytest.raises(NotThisFormat):
         ShdParser().parse(bytes(data), ParseContext())
@@ -279,11 +276,11 @@ def test_hostile_truncations_and_garbage() -> None:
 
 
 def test_hostile_unterminated_string_and_devmode() -> None:
-    data = bytearray(_xp_file())
-    data += "no terminator".encode("utf-16-le")
-    struct.pack_into("<I", data, 0x1C, len(data) - 26)  # document at the unterminated tail
-    struct.pack_into("<I", data, 0x2C, len(data) - 10)  # DEVMODE in the last 10 bytes
-    job = ShdParser().parse(bytes(data), ParseContext())
+    tail = "no terminator".encode("utf-16-le")
+    size = len(_xp_file()) + len(tail)
+    # The document name at the unterminated tail, the DEVMODE in the last 10 bytes.
+    data = _xp_file(document=size - 26, devmode=size - 10) + tail
+    job = ShdParser().parse(data, ParseContext())
     assert job.metadata.document_name == "no terminator"
     assert any("not NUL-terminated" in note for note in job.notes)
     assert any("DEVMODE" in note for note in job.notes)
