@@ -271,3 +271,81 @@ def test_hostile_candidates_are_bounded() -> None:
     for region in carver.regions:
         assert 0 < region.length <= 32 * 1024 * 1024
         assert region.image_offset + region.length <= len(noise)
+
+
+# --------------------------------------------------------------------------- every carvable format
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+def _ghostscript(device: str, tmp_path: Path, *extra: str) -> bytes:
+    page = carving._postscript("carve me", ["Carving test page", "Account 4711"])
+    return carving.ghostscript(device, page, tmp_path, *extra)
+
+
+def _carvable_objects(tmp_path: Path) -> dict[str, bytes]:
+    """One instance of each carvable format, from a real producer where Linux has one."""
+    from tests.formats import spec_builders
+    from tests.formats import winspool_builders as wb
+
+    page = wb.build_emf(wb.text_page(["Carved spool page"]), document="carve.docx")
+    objects = {
+        "postscript": _ghostscript("ps2write", tmp_path),
+        "jpeg": _ghostscript("jpeggray", tmp_path, "-r50"),
+        "cups-raster": _ghostscript("cups", tmp_path, "-r50"),
+        "urf": _ghostscript("urf", tmp_path, "-r50"),
+        "pclxl": _ghostscript("pxlcolor", tmp_path, "-r75")[len(carving.UEL) :],
+        "emfspool": wb.build_spool("carve.docx", "IP_10.0.0.5", [page, page]),
+        "shd": wb.build_shd(
+            signature=0x5123,
+            wide=True,
+            job_id=17,
+            strings={
+                "user": "carol",
+                "document": "carve.docx",
+                "printer": "HR-MFP",
+                "computer": "\\\\HR-PC",
+                "datatype": "NT EMF 1.008",
+            },
+            submitted=(2024, 3, 0, 12, 9, 30, 0, 0),
+            pages=2,
+            spl_size=4096,
+        ),
+        "lpd-control": spec_builders.lpd_control_file(
+            [
+                ("H", "ws7"),
+                ("P", "jdoe"),
+                ("J", "carve"),
+                ("l", "dfA017ws7"),
+                ("U", "dfA017ws7"),
+                ("N", "carve.txt"),
+            ]
+        ),
+    }
+    # pxlcolor output starts "UEL @PJL ..."; from the PCL XL stream header on it is PCL XL.
+    objects["pclxl"] = objects["pclxl"][objects["pclxl"].index(b") HP-PCL XL;") :]
+    objects["pclxl"] = objects["pclxl"][: objects["pclxl"].rindex(carving.UEL)]
+    ipp = SAMPLES / "plaso" / "mac_cups_ipp"
+    if ipp.is_file():
+        objects["cups-control"] = ipp.read_bytes()
+    return objects
+
+
+def test_every_carvable_format_is_carved_whole(tmp_path: Path) -> None:
+    objects = _carvable_objects(tmp_path)
+    medium = bytearray(64 * 1024)
+    placed: dict[str, tuple[int, int]] = {}
+    for name, data in objects.items():
+        offset = len(medium)
+        medium += data + bytes(-len(data) % 4096 + 8192)
+        placed[name] = (offset, len(data))
+    regions = _carve(bytes(medium), 64 * 1024).regions
+    found = {r.format: (r.image_offset, r.length, r.complete) for r in regions}
+    for name, (offset, length) in placed.items():
+        start, carved, complete = found[name]
+        assert (start, complete) == (offset, True), (name, found[name], offset, length)
+        # A shadow file ends at the last byte its header points at: the 4-byte alignment
+        # padding after its last string is not part of it.
+        assert carved == length or (name == "shd" and 0 < length - carved < 4), (name, carved)
+        assert not any(medium[offset + carved : offset + length])
+    assert len(regions) == len(placed), [(r.format, r.image_offset) for r in regions]

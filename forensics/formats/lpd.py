@@ -133,24 +133,30 @@ class LpdControlParser(FormatParser):
     @classmethod
     def carve_start(cls, buf: bytes, match: int, pattern: CarvePattern) -> int | None:
         """Back from the matched line, line by line, while each is a strict control line; the
-        control file starts at the earliest ``H`` (host) line, which lpr writes first."""
+        control file starts at the earliest ``H`` (host) line, which lpr writes first. The
+        bytes before a carved control file are not a line: its ``H`` may follow them directly."""
         reach = _SNIFF_OPERAND_LIMIT + 2
         position = buf.rfind(b"\n", max(0, match - reach), match) + 1  # the matched line
         floor = max(0, match - CARVE_LOOKBACK)
         first_host: int | None = None
-        while position >= floor:
+        while True:
             line_end = buf.find(b"\n", position, position + reach)
-            if line_end < 0 or not _strict_line(buf[position:line_end].decode("latin-1")):
+            if line_end < 0:
+                break
+            if not _strict_line(buf[position:line_end].decode("latin-1")):
+                host = buf.rfind(b"H", position, line_end)
+                if host >= 0 and _strict_line(buf[host:line_end].decode("latin-1")):
+                    first_host = host  # garbage, then the file's first line
                 break
             if buf[position : position + 1] == b"H":
                 first_host = position
-            if position == 0:
+            if position <= floor:
                 break
-            low = max(0, position - 1 - reach)
-            newline = buf.rfind(b"\n", low, position - 1)  # the line before ends at position-1
-            if newline < 0 and low > 0:
-                break
-            position = newline + 1
+            # The line before ends at position - 1 and starts after the newline before that, or
+            # (no newline within reach: the first line after other bytes) within reach of it.
+            low = max(0, position - reach)
+            newline = buf.rfind(b"\n", low, position - 1)
+            position = newline + 1 if newline >= 0 else low
         return first_host
 
     def extent(self, buf: bytes, offset: int) -> int | None:
