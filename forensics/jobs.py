@@ -15,11 +15,12 @@ import multiprocessing as mp
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from forensics.carve import CarvedRegion
-from forensics.detect.scanner import DetectionError, Detector
+from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.evidence.address import EvidenceAddress, step
 from forensics.formats.base import (
     MAX_DEPTH,
@@ -35,6 +36,15 @@ from forensics.formats.base import (
     candidates,
 )
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
+from forensics.render.base import RenderedPage, preview, render_pages, renderer_for
+from forensics.render.ocr import (
+    DEFAULT_LANGUAGE,
+    OCR_TOLERANT_VALIDATORS,
+    OcrResult,
+    OcrUnavailable,
+    digit_variant,
+    ocr_page,
+)
 from forensics.store import CaseStore
 
 log = logging.getLogger(__name__)
@@ -135,12 +145,33 @@ def _carved_job(parsed: ParsedJob | None, data: bytes, region: CarvedRegion) -> 
     return parsed
 
 
-class JobExtractor:
-    """Extracts jobs from sources and scans their decoded text."""
+@dataclass(frozen=True)
+class PageOptions:
+    """Rendering and OCR of job pages (issue 5)."""
 
-    def __init__(self, detector: Detector, reveal: bool):
+    render: bool = True
+    ocr: bool = True  # OCR rendered pages; the caller turns it off when Tesseract is missing
+    language: str = DEFAULT_LANGUAGE
+    previews: Path | None = None  # folder to write PNG previews of rendered pages into
+    # Render PostScript/PDF pages even when the job has text (extract/pages); a scan renders
+    # them only for image-only pages or text-less jobs, where OCR is the only way to read them.
+    all_pages: bool = False
+    workers: int = 1  # Tesseract processes at once for one job's pages
+
+
+# Formats whose text is decoded from the data: rendering them is worth it (at scan time) only
+# for pages without text.
+_TEXT_FORMATS = frozenset({"postscript", "pdf"})
+_MIN_TEXT_CHARS = 20
+
+
+class JobExtractor:
+    """Extracts jobs from sources, scans their decoded text, renders and OCRs their pages."""
+
+    def __init__(self, detector: Detector, reveal: bool, pages: PageOptions | None = None):
         self.detector = detector
         self.reveal = reveal
+        self.pages = pages
 
     def extract(self, source: JobSource) -> Extracted:
         out = Extracted()
@@ -203,6 +234,13 @@ class JobExtractor:
             count, kept = self._scan_text(out, source, job_id, job_address, label, text)
             findings += count
             stored.append((label, kept))
+        rendered: tuple[dict[str, object], ...] = ()
+        if self.pages is not None and self._wants_pages(parsed, texts):
+            page_dicts, page_findings = self._pages(
+                out, source, parsed, data[offset : offset + length], job_id, job_address, stored
+            )
+            rendered = tuple(page_dicts)
+            findings += page_findings
         meta = parsed.metadata.to_dict(reveal=self.reveal)
         job = Job(
             job_id=job_id,
@@ -225,12 +263,13 @@ class JobExtractor:
             if parsed.metadata.pages is not None
             else (len(parsed.pages) or None),
             page_refs=tuple(_page_dict(p) for p in parsed.pages),
-            texts=tuple({"name": label, "characters": len(text)} for label, text in texts),
+            texts=tuple({"name": label, "characters": len(text)} for label, text in stored),
             complete=parsed.complete,
             notes=tuple(parsed.notes),
             parent_job_id=parent,
             findings=findings,
             carved=source.carved is not None,
+            rendered_pages=rendered,
         )
         out.jobs.append(job)
         out.texts[job_id] = stored
@@ -276,6 +315,73 @@ class JobExtractor:
                 depth + 1,
             )
 
+    def _wants_pages(self, parsed: ParsedJob, texts: list[tuple[str, str]]) -> bool:
+        assert self.pages is not None
+        if not self.pages.render or renderer_for(parsed.format) is None:
+            return False
+        if parsed.format not in _TEXT_FORMATS or self.pages.all_pages:
+            return True
+        characters = sum(len(text.strip()) for _, text in texts)
+        return characters < _MIN_TEXT_CHARS or any(page.image_only for page in parsed.pages)
+
+    def _pages(
+        self,
+        out: Extracted,
+        source: JobSource,
+        parsed: ParsedJob,
+        data: bytes,
+        job_id: str,
+        job_address: EvidenceAddress,
+        stored: list[tuple[str, str]],
+    ) -> tuple[list[dict[str, object]], int]:
+        """Render the job's pages, write previews, OCR them and scan the OCR text."""
+        assert self.pages is not None
+        options = self.pages
+        pages, notes = render_pages(parsed.format, data)
+        parsed.notes.extend(notes)
+        inked = [page for page in pages if page.has_ink()] if options.ocr else []
+        results: dict[int, OcrResult | str] = {}
+        if inked:
+            threads = 1 if _IN_WORKER else max(1, options.workers)  # workers: one page at a time
+            with ThreadPoolExecutor(threads) as pool:
+                # Tesseract runs in its own process: threads here give process parallelism.
+                futures = {p.number: pool.submit(_ocr_or_error, p, options.language) for p in inked}
+                results = {number: future.result() for number, future in futures.items()}
+        records: list[dict[str, object]] = []
+        findings = 0
+        for page in pages:
+            record: dict[str, object] = {
+                "number": page.number,
+                "width": page.image.width,
+                "height": page.image.height,
+                "dpi": list(page.dpi) if page.dpi else None,
+                "renderer": page.renderer,
+                "complete": page.complete,
+                "notes": list(page.notes),
+                "preview": None,
+                "ocr": False,
+                "ocr_confidence": None,
+                "ocr_words": None,
+            }
+            if options.previews is not None and page.image.width > 1:
+                name = f"{job_id}-page{page.number:03d}.png"
+                preview(page).save(options.previews / name, "PNG")
+                record["preview"] = f"{options.previews.name}/{name}"
+            result = results.get(page.number)
+            if isinstance(result, str):
+                record["notes"] = [*page.notes, result]
+            elif result is not None:
+                record.update(ocr=True, ocr_confidence=result.confidence, ocr_words=result.words)
+                if result.text.strip():
+                    label = f"page {page.number} (OCR)"
+                    count, kept = self._scan_text(
+                        out, source, job_id, job_address, label, result.text, result
+                    )
+                    findings += count
+                    stored.append((label, kept))
+            records.append(record)
+        return records, findings
+
     def _scan_text(
         self,
         out: Extracted,
@@ -284,30 +390,53 @@ class JobExtractor:
         job_address: EvidenceAddress,
         label: str,
         text: str,
+        ocr: OcrResult | None = None,
     ) -> tuple[int, str]:
         """Scan one decoded text; return the findings count and the text to keep, in which
-        every confirmed value is replaced by its masked form unless ``--reveal``."""
+        every confirmed value is replaced by its masked form unless ``--reveal``.
+
+        OCR text is also scanned with digit look-alikes corrected (``digit_variant``); such a
+        detection counts only for validators that re-check the value (checksums, SSN rules),
+        and values this job's other texts already gave are not reported again."""
         data = text.encode("utf-8", errors="replace")
         try:
             detections = self.detector.scan(data, utf8=True)
+            corrected: list[Detection] = []
+            variant = digit_variant(text) if ocr is not None else None
+            if variant is not None:
+                seen_spans = {(d.offset, d.length) for d in detections}
+                corrected = [
+                    d
+                    for d in self.detector.scan(variant.encode("utf-8", "replace"), utf8=True)
+                    if d.validator in OCR_TOLERANT_VALIDATORS
+                    and (d.offset, d.length) not in seen_spans
+                ]
         except DetectionError as exc:
             out.problems.append(
                 Problem("detection-error", f"{source.path or job_id}: {label}: {exc}", "error")
             )
             return 0, text if self.reveal else ""
+        if ocr is not None:
+            known = {f.value_sha256 for f in out.findings if f.job_id == job_id}
+            detections = [d for d in detections if d.value_sha256 not in known]
+            corrected = [d for d in corrected if d.value_sha256 not in known]
         stream = job_address.then(step("decoder", label, stream="decoded-text"))
-        for d in detections:
-            out.findings.append(
-                d.to_finding(
-                    source.location_class,
-                    stream,
-                    reveal=self.reveal,
-                    stream_offset=d.offset,
-                    path=source.path,
-                    inode=source.inode,
-                    job_id=job_id,
-                )
+        for d in detections + corrected:
+            finding = d.to_finding(
+                source.location_class,
+                stream,
+                reveal=self.reveal,
+                stream_offset=d.offset,
+                path=source.path,
+                inode=source.inode,
+                job_id=job_id,
             )
+            if ocr is not None:
+                finding = dataclasses.replace(
+                    finding, ocr_confidence=ocr.confidence, ocr_corrected=d in corrected
+                )
+            out.findings.append(finding)
+        detections = detections + corrected
         if self.reveal or not detections:
             return len(detections), text
         masked = bytearray(data)
@@ -316,13 +445,24 @@ class JobExtractor:
         return len(detections), masked.decode("utf-8", errors="replace")
 
 
+def _ocr_or_error(page: RenderedPage, language: str) -> OcrResult | str:
+    """OCR one page; a failure becomes a note on the page, never an exception."""
+    try:
+        return ocr_page(page, language)
+    except (OcrUnavailable, OSError) as exc:
+        return f"OCR failed: {exc}"
+
+
 # Set in the parent before the worker processes fork, so workers share the compiled rules.
 _WORKER_EXTRACTOR: JobExtractor | None = None
+_IN_WORKER = False
 PARALLEL_MIN_SOURCES = 8  # below this, forking workers costs more than it saves
 MAX_IN_FLIGHT_PER_WORKER = 2  # bounds the job bytes held for workers at once
 
 
 def _extract_in_worker(source: JobSource) -> Extracted:
+    global _IN_WORKER
+    _IN_WORKER = True  # this process is one of the pool: OCR its pages one at a time
     assert _WORKER_EXTRACTOR is not None
     return _WORKER_EXTRACTOR.extract(source)
 

@@ -19,7 +19,14 @@ from forensics.detect.scanner import DetectionError, Detector
 from forensics.errors import InputError
 from forensics.evidence.address import EvidenceAddress, step
 from forensics.formats.base import MAX_PARSE_BYTES, candidates
-from forensics.jobs import SNIFF_BYTES, JobExtractor, JobSource, pair_jobs, record_extracted
+from forensics.jobs import (
+    SNIFF_BYTES,
+    JobExtractor,
+    JobSource,
+    PageOptions,
+    pair_jobs,
+    record_extracted,
+)
 from forensics.records import FileEntry, Finding, LocationClass, Problem, utc_now
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, decide
@@ -106,6 +113,7 @@ def scan_loose(
     hashes: bool = True,
     parse_jobs: bool = True,
     exclude: Path | None = None,
+    pages: PageOptions | None = None,
 ) -> LooseResult:
     """Scan a loose file or a folder of files into the case store."""
     if not root.exists():
@@ -123,7 +131,7 @@ def scan_loose(
     base = EvidenceAddress(
         (step("folder" if root.is_dir() else "file", root.name, path=str(root), size=total),)
     )
-    extractor = JobExtractor(detector, reveal)
+    extractor = JobExtractor(detector, reveal, pages)
     pair_keys: dict[str, str] = {}
     findings = jobs = with_content = 0
     single_hashes: dict[str, str] = {}

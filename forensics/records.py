@@ -162,6 +162,8 @@ class Finding(Record):
     context: str | None = None  # only kept with --reveal
     job_id: str | None = None  # set when the hit is in a job's decoded content
     stream_offset: int | None = None  # offset in the decoded stream (or loose file)
+    ocr_confidence: float | None = None  # set when the text came from OCR of a page image
+    ocr_corrected: bool = False  # read after mapping OCR look-alikes (O→0, l→1…) to digits
 
     def to_dict(self) -> dict[str, Any]:
         # Written out rather than derived: findings are the one record made by the thousand.
@@ -184,6 +186,8 @@ class Finding(Record):
             "context": self.context,
             "job_id": self.job_id,
             "stream_offset": self.stream_offset,
+            "ocr_confidence": self.ocr_confidence,
+            "ocr_corrected": self.ocr_corrected,
         }
 
 
@@ -218,3 +222,5 @@ class Job(Record):
     deleted_file: dict[str, Any] | None = None
     # Byte-identical carved copies of this job elsewhere on the medium (not reported twice).
     carved_copies: tuple[dict[str, Any], ...] = ()
+    # Pages rendered from the job (number, size, dpi, renderer, preview path, OCR use/confidence).
+    rendered_pages: tuple[dict[str, Any], ...] = ()

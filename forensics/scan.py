@@ -44,6 +44,7 @@ from forensics.jobs import (
     Extracted,
     JobExtractor,
     JobSource,
+    PageOptions,
     extract_all,
     image_offset_of,
     pair_jobs,
@@ -94,6 +95,7 @@ class ScanOptions:
     chunk_size: int = CHUNK
     parse_jobs: bool = True
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    pages: PageOptions | None = None  # render (and OCR) job pages; None: no rendering
 
 
 class Progress:
@@ -359,7 +361,7 @@ class _ImageScan:
 
     def job_pass(self) -> None:
         """Parse every file that looks like a job; scan the decoded text (in parallel)."""
-        extractor = JobExtractor(self.detector, self.options.reveal)
+        extractor = JobExtractor(self.detector, self.options.reveal, self.options.pages)
         pair_keys: dict[str, str] = {}
         results = extract_all(
             extractor, self._job_sources(), len(self.job_files), self.options.workers

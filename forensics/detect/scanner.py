@@ -42,6 +42,7 @@ class Detection:
     value_masked: str
     context_masked: str
     context: str
+    validator: str = ""  # the rule's validator ("" when none): OCR text trusts only some
 
     def to_finding(
         self,
@@ -186,6 +187,7 @@ class Detector:
             value_masked=confirmed.masked,
             context_masked=mask_context(before, confirmed.masked, after),
             context=printable(before + confirmed.value + after),
+            validator=meta["validator"],
         )
 
     def _context(

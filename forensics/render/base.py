@@ -1,0 +1,171 @@
+"""The page model and the renderer plug-in contract.
+
+A renderer turns the bytes of one job (exactly the bytes its format parser was given) into page
+images. Defining a ``PageRenderer`` subclass with ``formats`` registers it for those format
+names; nothing else is edited when a renderer is added.
+
+Rules every renderer follows (the same as parsers'):
+- input it cannot render → raise ``RenderError`` early and cheaply (a 100000×100000 page header
+  is refused before any pixel is allocated: ``check_page_size``);
+- damage after a good start → yield what was drawn, ``complete=False``, a note saying why;
+- every length and count from the data is bounded; ``limits`` caps pages, pixels and time
+  (``limits.expired()`` is checked between rows/operators, never less often than once a page).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 64  # pages rendered per job
+MAX_PAGE_PIXELS = 120_000_000  # a letter page at 1200 dpi is 134 M: refused; at 600 dpi 34 M
+MAX_RENDER_SECONDS = 60.0  # per job, all pages
+PREVIEW_DPI = 150  # written page previews are at most this resolution
+MAX_PREVIEW_SIDE = 2400  # and at most this many pixels on their longer side
+
+
+class RenderError(Exception):
+    """The job cannot be rendered (unsupported, malformed, beyond a limit)."""
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    max_pages: int = MAX_PAGES
+    max_pixels: int = MAX_PAGE_PIXELS
+    max_seconds: float = MAX_RENDER_SECONDS
+    started: float = field(default_factory=time.monotonic)
+
+    def expired(self) -> bool:
+        return time.monotonic() - self.started > self.max_seconds
+
+
+@dataclass
+class RenderedPage:
+    """One page image of a job.
+
+    ``image`` is mode "1", "L" or "RGB" at ``dpi`` (x, y) when the format says it (None when it
+    does not, e.g. a JPEG without density). ``number`` is 1-based, in the job's page order.
+    """
+
+    number: int
+    image: Image.Image
+    dpi: tuple[float, float] | None
+    renderer: str
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def has_ink(self) -> bool:
+        """False for a blank page (nothing to see, nothing to OCR)."""
+        gray = self.image.convert("L")
+        return gray.point(lambda v: 255 if v < 250 else 0).getbbox() is not None
+
+
+def check_page_size(width: int, height: int, limits: RenderLimits) -> None:
+    """Refuse a page before allocating it: non-positive or beyond ``limits.max_pixels``."""
+    if width <= 0 or height <= 0:
+        raise RenderError(f"page size {width}x{height} is not a page")
+    if width * height > limits.max_pixels:
+        raise RenderError(
+            f"page size {width}x{height} exceeds {limits.max_pixels} pixels; not rendered"
+        )
+
+
+class PageRenderer(ABC):
+    """Base of every renderer; subclasses with ``formats`` register themselves."""
+
+    name: ClassVar[str] = ""
+    formats: ClassVar[tuple[str, ...]] = ()
+    registry: ClassVar[dict[str, type[PageRenderer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for fmt in cls.formats:
+            if fmt in PageRenderer.registry:
+                raise ValueError(f"format {fmt!r} has two renderers")
+            PageRenderer.registry[fmt] = cls
+
+    @classmethod
+    def available(cls) -> bool:
+        """False when an external tool the renderer needs is missing (Ghostscript)."""
+        return True
+
+    @abstractmethod
+    def render(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
+        """Pages of one job; raise RenderError when nothing can be rendered."""
+
+
+def renderer_for(fmt: str) -> PageRenderer | None:
+    _load_all()
+    cls = PageRenderer.registry.get(fmt)
+    if cls is None or not cls.available():
+        return None
+    return cls()
+
+
+def render_pages(
+    fmt: str, data: bytes, limits: RenderLimits | None = None
+) -> tuple[list[RenderedPage], list[str]]:
+    """Every page of a job that renders, within the limits, and notes on what did not."""
+    limits = limits or RenderLimits()
+    renderer = renderer_for(fmt)
+    if renderer is None:
+        return [], []
+    pages: list[RenderedPage] = []
+    notes: list[str] = []
+    try:
+        for page in renderer.render(data, limits):
+            pages.append(page)
+            if len(pages) >= limits.max_pages:
+                notes.append(f"page cap: only the first {limits.max_pages} pages rendered")
+                break
+            if limits.expired():
+                notes.append(f"time cap: rendering stopped after {limits.max_seconds:.0f} s")
+                break
+    except RenderError as exc:
+        notes.append(f"{fmt} pages not rendered: {exc}")
+    except (ValueError, IndexError, KeyError, OSError, MemoryError, Image.DecompressionBombError):
+        log.debug("%s renderer failed", fmt, exc_info=True)
+        notes.append(f"{fmt} renderer failed after {len(pages)} page(s); see --debug")
+    return pages, notes
+
+
+def preview(page: RenderedPage, dpi: int = PREVIEW_DPI) -> Image.Image:
+    """The page scaled down to at most ``dpi`` and MAX_PREVIEW_SIDE pixels (never up)."""
+    image = page.image
+    width, height = image.size
+    scale = 1.0
+    if page.dpi:
+        scale = min(scale, dpi / max(page.dpi[0], 1), dpi / max(page.dpi[1], 1))
+    scale = min(scale, MAX_PREVIEW_SIDE / max(width, height))
+    if scale >= 1.0:
+        return image.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    source = image.convert("L") if image.mode == "1" else image
+    return source.resize(size, Image.Resampling.LANCZOS)
+
+
+_loaded = False
+
+
+def _load_all() -> None:
+    """Import every module of this package once, so each renderer registers itself."""
+    global _loaded
+    if _loaded:
+        return
+    import importlib
+    import pkgutil
+
+    import forensics.render as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in ("base", "ocr"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    _loaded = True

@@ -1,0 +1,177 @@
+"""OCR of rendered pages with Tesseract (Debian ``tesseract-ocr``), when it is installed.
+
+Tesseract runs as a subprocess per page (a crash or hang in it cannot take the scan down; a
+time-out stops it). The page goes in as PNG on stdin at ``OCR_DPI`` (scanned and faxed pages are
+often 600 dpi or more; Tesseract reads 300 dpi text as well and four times faster); TSV comes
+out, from which the text is rebuilt line by line and the mean word confidence taken.
+
+OCR confuses letters and digits (O/0, l/1, S/5, B/8). ``digit_variant`` maps those letters to
+digits inside number-like tokens only; findings from that variant are kept only for validators
+whose checksum or structure still has to confirm the value (``OCR_TOLERANT_VALIDATORS``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image
+
+from forensics.render.base import RenderedPage
+
+log = logging.getLogger(__name__)
+
+OCR_DPI = 300
+OCR_TIMEOUT_SECONDS = 120
+MAX_OCR_SIDE = 7000  # pixels; larger page images are scaled down first
+DEFAULT_LANGUAGE = "eng"
+
+# Validators whose own rules re-check a value read from a digit-corrected OCR text: checksums
+# (Luhn, IBAN mod 97, ABA) and the SSN area/group/serial rules.
+OCR_TOLERANT_VALIDATORS = frozenset({"luhn", "iban", "aba", "ssn"})
+
+_CONFUSED = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1",
+                           "|": "1", "i": "1", "S": "5", "s": "5", "B": "8", "Z": "2",
+                           "z": "2", "G": "6", "g": "9"})  # fmt: skip
+# A token that is mostly digits with a few look-alike letters (and separators).
+_NUMBERISH = re.compile(r"[0-9OoDQIl|iSsBZzGg][0-9OoDQIl|iSsBZzGg \-./]{6,}[0-9OoDQIl|iSsBZzGg]")
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    text: str
+    confidence: float  # mean word confidence, 0–100
+    words: int
+    language: str
+
+
+class OcrUnavailable(Exception):
+    """Tesseract or the requested language is not installed."""
+
+
+@lru_cache(maxsize=1)
+def tesseract_path() -> str | None:
+    return shutil.which("tesseract")
+
+
+@lru_cache(maxsize=8)
+def languages() -> frozenset[str]:
+    """Languages the installed Tesseract has trained data for."""
+    path = tesseract_path()
+    if path is None:
+        return frozenset()
+    try:
+        listed = subprocess.run(
+            [path, "--list-langs"], capture_output=True, timeout=30, check=False, env=_env()
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.strip() for line in listed.splitlines()[1:] if line.strip())
+
+
+def check_available(language: str = DEFAULT_LANGUAGE) -> None:
+    """Raise OcrUnavailable with what to install."""
+    if tesseract_path() is None:
+        raise OcrUnavailable(
+            "OCR is off: tesseract is not installed (Debian/Ubuntu: apt install tesseract-ocr)"
+        )
+    missing = [lang for lang in language.split("+") if lang not in languages()]
+    if missing:
+        raise OcrUnavailable(
+            f"OCR is off: no Tesseract language data for {', '.join(missing)} "
+            f"(apt install {' '.join('tesseract-ocr-' + m for m in missing)})"
+        )
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TESSDATA_PREFIX")}
+    env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes: no threads inside each
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _for_ocr(page: RenderedPage) -> tuple[Image.Image, int]:
+    """The page in gray at about OCR_DPI (never enlarged past 2×), and the dpi to tell."""
+    image = page.image.convert("L") if page.image.mode != "L" else page.image
+    dpi = page.dpi[1] if page.dpi else OCR_DPI
+    scale = min(1.0, OCR_DPI / dpi) if dpi > OCR_DPI else min(2.0, OCR_DPI / dpi)
+    scale = min(scale, MAX_OCR_SIDE / max(image.size))
+    if abs(scale - 1.0) > 0.05:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        dpi = dpi * scale
+    return image, max(70, round(dpi))
+
+
+def ocr_page(page: RenderedPage, language: str = DEFAULT_LANGUAGE) -> OcrResult:
+    """Text and confidence of one page. Raises OcrUnavailable, or OSError on a failed run."""
+    check_available(language)
+    image, dpi = _for_ocr(page)
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    path = tesseract_path()
+    assert path is not None
+    try:
+        run = subprocess.run(
+            [path, "stdin", "stdout", "-l", language, "--dpi", str(dpi), "--psm", "3", "tsv"],
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=OCR_TIMEOUT_SECONDS,
+            check=False,
+            env=_env(),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OSError(f"tesseract timed out after {OCR_TIMEOUT_SECONDS} s") from exc
+    if run.returncode != 0:
+        raise OSError(f"tesseract failed: {run.stderr.decode('utf-8', 'replace').strip()[:200]}")
+    return parse_tsv(run.stdout.decode("utf-8", "replace"), language)
+
+
+def parse_tsv(tsv: str, language: str = DEFAULT_LANGUAGE) -> OcrResult:
+    """Rebuild the text from Tesseract's TSV (level 5 rows are words) and average confidence."""
+    lines: dict[tuple[int, int, int, int], list[str]] = {}
+    confidences: list[float] = []
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5":
+            continue
+        word = cells[11].strip()
+        try:
+            confidence = float(cells[10])
+            key = (int(cells[1]), int(cells[2]), int(cells[3]), int(cells[4]))
+        except ValueError:
+            continue
+        if not word or confidence < 0:
+            continue
+        lines.setdefault(key, []).append(word)
+        confidences.append(confidence)
+    text = "\n".join(" ".join(words) for _, words in sorted(lines.items()))
+    mean = sum(confidences) / len(confidences) if confidences else 0.0
+    return OcrResult(text=text, confidence=round(mean, 1), words=len(confidences),
+                     language=language)  # fmt: skip
+
+
+def digit_variant(text: str) -> str | None:
+    """``text`` with digit look-alikes replaced inside number-like tokens (same length, so
+    offsets still match); None when nothing changes."""
+    changed = False
+
+    def fix(match: re.Match[str]) -> str:
+        nonlocal changed
+        token = match.group(0)
+        digits = sum(ch.isdigit() for ch in token)
+        letters = sum(ch.isalpha() for ch in token)
+        if digits < 5 or letters > max(1, digits // 3):
+            return token  # a word with digits in it, not a number with letters in it
+        fixed = token.translate(_CONFUSED)
+        changed = changed or fixed != token
+        return fixed
+
+    variant = _NUMBERISH.sub(fix, text)
+    return variant if changed else None
