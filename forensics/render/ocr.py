@@ -165,13 +165,24 @@ def digit_variant(text: str) -> str | None:
     def fix(match: re.Match[str]) -> str:
         nonlocal changed
         token = match.group(0)
-        digits = sum(ch.isdigit() for ch in token)
-        letters = sum(ch.isalpha() for ch in token)
+        # Whole words at either end without a digit ("ok" after a card number) are words.
+        parts = token.split(" ")
+        while parts and not any(ch.isdigit() for ch in parts[-1]):
+            parts.pop()
+        lead = 0
+        while lead < len(parts) and not any(ch.isdigit() for ch in parts[lead]):
+            lead += 1
+        core = " ".join(parts[lead:])
+        if not core:
+            return token
+        start = token.index(core)
+        digits = sum(ch.isdigit() for ch in core)
+        letters = sum(ch.isalpha() for ch in core)
         if digits < 5 or letters > max(1, digits // 3):
             return token  # a word with digits in it, not a number with letters in it
-        fixed = token.translate(_CONFUSED)
-        changed = changed or fixed != token
-        return fixed
+        fixed = core.translate(_CONFUSED)
+        changed = changed or fixed != core
+        return token[:start] + fixed + token[start + len(core) :]
 
     variant = _NUMBERISH.sub(fix, text)
     return variant if changed else None

@@ -1,0 +1,170 @@
+"""OCR of rendered pages, end to end through the job pipeline: a sentence printed by a real
+producer (Ghostscript's fax, scan and raster devices) is read back by Tesseract, and the SSN in
+it is reported as a finding of that job and page, with the OCR confidence."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from forensics.detect.rules import load_rules
+from forensics.detect.scanner import Detector
+from forensics.evidence.address import EvidenceAddress
+from forensics.jobs import Extracted, JobExtractor, JobSource, PageOptions
+from forensics.records import LocationClass
+from forensics.render import ocr
+from forensics.render.base import RenderedPage
+
+SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+PAGE = f"""%!PS
+/Helvetica findfont 14 scalefont setfont
+72 700 moveto ({SENTENCE}) show
+72 670 moveto (Referral for cardiology review) show
+showpage
+"""
+
+needs_tools = pytest.mark.skipif(
+    shutil.which("gs") is None or shutil.which("tesseract") is None,
+    reason="Ghostscript and Tesseract are installed by make setup",
+)
+
+# (Ghostscript device, extra arguments, format the job must be parsed as)
+PRODUCERS = [
+    ("tiffg4", ["-r204x196"], "tiff"),
+    ("tiffg3", ["-r204x98"], "tiff"),
+    ("jpeggray", ["-r200"], "jpeg"),
+    ("pwgraster", ["-r300"], "pwg-raster"),
+]
+
+
+def produce(device: str, extra: list[str], tmp_path: Path, source: str = PAGE) -> bytes:
+    src = tmp_path / "page.ps"
+    out = tmp_path / f"page.{device}"
+    src.write_text(source)
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dSAFER",
+            "-dNOPAUSE",
+            "-dBATCH",
+            f"-sDEVICE={device}",
+            *extra,
+            f"-sOutputFile={out}",
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out.read_bytes()
+
+
+def extract(data: bytes, name: str, options: PageOptions) -> Extracted:
+    extractor = JobExtractor(Detector(load_rules()), True, options)
+    source = JobSource(
+        data=data, address=EvidenceAddress(), location_class=LocationClass.ALLOCATED, name=name
+    )
+    return extractor.extract(source)
+
+
+@needs_tools
+@pytest.mark.parametrize(("device", "extra", "fmt"), PRODUCERS, ids=[p[0] for p in PRODUCERS])
+def test_sentence_read_back_and_ssn_reported_with_job_and_page(
+    device: str, extra: list[str], fmt: str, tmp_path: Path
+) -> None:
+    data = produce(device, extra, tmp_path)
+    previews = tmp_path / "pages"
+    previews.mkdir()
+    out = extract(data, f"scan.{device}", PageOptions(previews=previews))
+    job = out.jobs[0]
+    assert job.format == fmt
+    (page,) = job.rendered_pages
+    assert page["number"] == 1 and page["ocr"] is True
+    assert isinstance(page["ocr_confidence"], float) and page["ocr_confidence"] > 60
+    texts = dict(out.texts[job.job_id])
+    assert SENTENCE in texts["page 1 (OCR)"]
+    ssn = [f for f in out.findings if f.rule == "pii_ssn_formatted"]
+    assert [f.value for f in ssn] == ["219-09-9999"]
+    assert ssn[0].job_id == job.job_id
+    assert ssn[0].ocr_confidence == page["ocr_confidence"]
+    assert "page 1 (OCR)" in str(ssn[0].address)
+    # The preview is written, at no more than 150 dpi.
+    written = Image.open(tmp_path / str(page["preview"]))
+    dpi = page["dpi"]
+    if dpi:
+        assert written.width <= round(page["width"] * 150 / dpi[0]) + 1
+
+
+@needs_tools
+def test_multi_page_fax_pages_numbered(tmp_path: Path) -> None:
+    two_pages = PAGE + PAGE.replace(SENTENCE, "Page two: account 4711").replace("%!PS", "")
+    data = produce("tiffg4", ["-r204x196"], tmp_path, two_pages)
+    out = extract(data, "fax.tif", PageOptions())
+    job = out.jobs[0]
+    assert [p["number"] for p in job.rendered_pages] == [1, 2]
+    texts = dict(out.texts[job.job_id])
+    assert "Page two" in texts["page 2 (OCR)"]
+
+
+@needs_tools
+def test_ocr_look_alikes_corrected_only_where_a_rule_rechecks(tmp_path: Path) -> None:
+    """OCR reading 'O' for '0' in an SSN: the digit-corrected text gives the finding (SSN
+    rules confirm it), marked ocr_corrected."""
+    extractor = JobExtractor(Detector(load_rules()), True, PageOptions())
+    out = Extracted()
+    source = JobSource(data=b"", address=EvidenceAddress(), location_class=LocationClass.ALLOCATED)
+    result = ocr.OcrResult("SSN 219-O9-9999 printed", 71.5, 3, "eng")
+    count, _ = extractor._scan_text(
+        out, source, "J1", EvidenceAddress(), "page 1 (OCR)", result.text, result
+    )
+    assert count == 1
+    (finding,) = out.findings
+    assert finding.value == "219-09-9999" and finding.ocr_corrected
+    assert finding.ocr_confidence == 71.5
+
+
+def test_digit_variant_leaves_words_alone() -> None:
+    assert ocr.digit_variant("Patient Name: Jane Example") is None
+    assert ocr.digit_variant("Invoice SOLD BOLD 2024") is None
+    fixed = ocr.digit_variant("card 4111 1111 1l11 1111 ok")
+    assert fixed == "card 4111 1111 1111 1111 ok"
+
+
+def test_tesseract_tsv_rebuilds_lines_and_confidence() -> None:
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    rows = [
+        "5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t90\tHello",
+        "5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t80\tworld",
+        "5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t70\tagain",
+        "4\t1\t1\t1\t2\t0\t0\t0\t1\t1\t-1\t",
+    ]
+    result = ocr.parse_tsv("\n".join([header, *rows]))
+    assert result.text == "Hello world\nagain"
+    assert result.confidence == 80.0 and result.words == 3
+
+
+def test_without_tesseract_pages_still_render_and_say_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("gs") is None:
+        pytest.skip("Ghostscript is installed by make setup")
+    data = produce("tiffg4", ["-r204x196"], tmp_path)
+    monkeypatch.setattr(ocr, "tesseract_path", lambda: None)
+    out = extract(data, "fax.tif", PageOptions())
+    (page,) = out.jobs[0].rendered_pages
+    assert page["ocr"] is False
+    assert any("tesseract is not installed" in note for note in page["notes"])
+    with pytest.raises(ocr.OcrUnavailable, match="apt install tesseract-ocr"):
+        ocr.check_available()
+
+
+def test_blank_page_has_no_ink() -> None:
+    blank = RenderedPage(1, Image.new("1", (100, 100), 1), (100.0, 100.0), "test")
+    assert not blank.has_ink()
+    inked = Image.new("L", (100, 100), 255)
+    inked.putpixel((50, 50), 0)
+    assert RenderedPage(1, inked, None, "test").has_ink()
