@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -34,6 +35,7 @@ from rich.table import Table
 from forensics import __version__
 from forensics.detect.rules import load_rules
 from forensics.detect.scanner import Detector
+from forensics.diskmap import CLASSES
 from forensics.errors import InputError
 from forensics.evidence.disk import read_layout
 from forensics.evidence.filesystem import open_filesystem
@@ -52,6 +54,7 @@ from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
 from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
 from forensics.store import CaseStore
+from forensics.wipe import WipeResult, draw_map, parse_percent, verify_wipe
 
 log = logging.getLogger("forensics")
 
@@ -74,6 +77,15 @@ examples:
   pfa scan printer.dd -o out/
   pfa scan disk.001 -o out/ --rules my_rules/
   pfa scan printer.dd -o out/ --reveal
+"""
+
+
+WIPE_EPILOG = """\
+exit codes: 0 wiped or encrypted; 1 residual data; 2 usage or input error.
+examples:
+  pfa verify-wipe printer.dd
+  pfa verify-wipe printer.E01 --sample 10 --seed 42 --map printer.png
+  pfa verify-wipe printer.dd --json > wipe.json
 """
 
 
@@ -210,6 +222,40 @@ def build_parser() -> argparse.ArgumentParser:
     case_target(extract)
     extract.add_argument("--job", required=True, metavar="ID", help="job id, as listed by pfa jobs")
     extract.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+
+    wipe = sub.add_parser(
+        "verify-wipe",
+        help="verify that a medium was sanitised (wiped, encrypted, or residual data left)",
+        description="Read the medium (all of it, or a seeded random sample of its sectors that "
+        "always includes the first and the last: NIST SP 800-88 Rev. 1 §4.7.1) and classify "
+        "every 512-byte sector read: zero, constant, pattern, random (high entropy) or "
+        "structured. Verdict: wiped, encrypted or residual-data, with the regions that still "
+        "hold structure (masked previews unless --reveal). See docs/verify-wipe.md.",
+        epilog=WIPE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    wipe.add_argument("image", type=Path, help="image file: raw/dd, first split segment, or .E01")
+    wipe.add_argument(
+        "--sample",
+        metavar="PERCENT",
+        help="read a random sample of this share of the sectors (e.g. 10) instead of all",
+    )
+    wipe.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of the sample (with --sample; default: a random seed, reported)",
+    )
+    wipe.add_argument(
+        "--map", type=Path, metavar="PNG", help="draw the medium, coloured by class, as a PNG"
+    )
+    wipe.add_argument("--json", action="store_true", help="print the result as JSON")
+    wipe.add_argument(
+        "--reveal",
+        action="store_true",
+        help="unmasked previews of residual regions (for the examiner only)",
+    )
+    wipe.add_argument("-q", "--quiet", action="store_true", help="print nothing; exit code only")
     return parser
 
 
@@ -566,6 +612,111 @@ def _print_summary(
     console.print(f"verdict: [bold {colour}]{verdict}[/]  ({'; '.join(reasons)})")
 
 
+def cmd_verify_wipe(args: argparse.Namespace, console: Console) -> int:
+    percent = None if args.sample is None else parse_percent(args.sample)
+    if args.seed is not None and percent is None:
+        raise InputError("--seed chooses the sample: use it with --sample")
+    if args.seed is not None and args.seed < 0:
+        raise InputError(f"--seed must not be negative, not {args.seed}")
+    map_path: Path | None = args.map
+    if map_path is not None and (map_path.is_dir() or not map_path.parent.is_dir()):
+        raise InputError(f"cannot write the map to {map_path}: not a file in an existing folder")
+    with open_evidence(args.image) as image:
+        result = verify_wipe(
+            image,
+            sample_percent=percent,
+            seed=args.seed,
+            reveal=args.reveal,
+            progress=_RichProgress(Console(stderr=True)),
+        )
+    if map_path is not None:
+        draw_map(result, map_path)
+    if args.json:
+        document = result.to_dict()
+        document["map"] = None if map_path is None else str(map_path)
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif not args.quiet:
+        if not console.is_terminal:
+            console = Console(width=160)  # piped to a file or a pager: no terminal to fit
+        _print_wipe(console, result, map_path)
+    return result.verdict.exit_code
+
+
+def _print_wipe(console: Console, result: WipeResult, map_path: Path | None) -> None:
+    """The result of pfa verify-wipe as tables."""
+    console.print(
+        f"[bold]{result.path}[/]  {result.image_format}  {format_size(result.size)} "
+        f"({result.size} bytes)  partition scheme: {result.layout.scheme}"
+    )
+    if result.mode == "full":
+        console.print(f"read: every sector ({result.sectors_read} of {result.sectors_total})")
+    else:
+        console.print(
+            f"read: {result.percent:g} % sample, seed {result.seed}: {result.sectors_read} of "
+            f"{result.sectors_total} sectors (first and last included: "
+            f"{'yes' if result.first_and_last_read else 'NO'})"
+        )
+    counts = Table(title="sectors by class")
+    counts.add_column("class")
+    counts.add_column("sectors", justify="right")
+    counts.add_column("share", justify="right")
+    for name in CLASSES:
+        share = 100 * result.counts[name] / result.sectors_read if result.sectors_read else 0
+        counts.add_row(name, str(result.counts[name]), f"{share:.1f} %")
+    if result.unreadable_sectors:
+        counts.add_row("[bold]unreadable[/]", str(result.unreadable_sectors), "")
+    console.print(counts)
+    kinds = {k: v for k, v in result.kinds.items() if v}
+    if kinds:
+        console.print("structured: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    if result.fills:
+        console.print("fills: " + "; ".join(f"{f.label()} × {f.sectors}" for f in result.fills[:6]))
+    volumes = Table(title="volumes")
+    for col in ("#", "kind", "offset", "length", "description", *CLASSES):
+        volumes.add_column(col, justify="right" if col in CLASSES or col == "offset" else "left")
+    for volume, per_class in zip(result.layout.volumes, result.volume_counts, strict=True):
+        volumes.add_row(
+            str(volume.index),
+            volume.kind if volume.slot is None else f"{volume.kind} {volume.slot}",
+            str(volume.offset),
+            format_size(volume.length),
+            volume.description or "",
+            *[str(per_class[name] or "") for name in CLASSES],
+        )
+    console.print(volumes)
+    if result.regions:
+        shown = result.regions[:20]
+        regions = Table(title=f"structured regions ({result.regions_total})")
+        for col in ("offset", "length", "sectors", "where", "kinds", "first bytes"):
+            regions.add_column(
+                col, justify="right" if col in ("offset", "length", "sectors") else "left"
+            )
+        for region in shown:
+            where = region.area or region.where()
+            kinds_text = ", ".join(f"{k} {v}" for k, v in region.kinds.items())
+            if region.signatures:
+                kinds_text += f" ({', '.join(region.signatures)})"
+            regions.add_row(
+                str(region.offset),
+                str(region.length),
+                str(region.sectors),
+                where,
+                kinds_text,
+                rich_escape(region.preview),
+            )
+        console.print(regions)
+        if result.regions_total > len(shown):
+            console.print(f"... {result.regions_total - len(shown)} more (pfa verify-wipe --json)")
+    for problem in result.problems:
+        console.print(f"[yellow]problem[/] {rich_escape(problem)}")
+    console.print(
+        f"read {format_size(result.bytes_read)} in {result.seconds:.2f} s "
+        f"({result.mb_per_s:.0f} MB/s)" + (f"   map: {map_path}" if map_path else "")
+    )
+    colour = "yellow" if result.verdict.exit_code else "green"
+    console.print(f"verdict: [bold {colour}]{result.verdict}[/]  ({'; '.join(result.reasons)})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -579,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_jobs(args, console, argv)
         if args.command == "extract":
             return cmd_extract(args, console, argv)
+        if args.command == "verify-wipe":
+            return cmd_verify_wipe(args, console)
         return cmd_scan(args, console, argv)
     except InputError as exc:
         print(f"pfa: error: {exc}", file=sys.stderr)

@@ -1,8 +1,12 @@
-"""Per-image verdicts (DESIGN.md, "Verdicts and exit codes")."""
+"""Per-image verdicts (DESIGN.md, "Verdicts and exit codes").
+
+``decide`` judges a whole scan (``pfa scan``), ``decide_wipe`` a sanitisation check (``pfa
+verify-wipe``, which reads sectors but parses nothing, so it never says ``sensitive``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -34,6 +38,9 @@ class Evidence:
     constant_units: int
     zero_units: int
     unit_bytes: int
+    # Units holding a repeated 2-16 byte fill (or a mix of fills); a default so that callers
+    # written before the class existed still build an Evidence.
+    pattern_units: int = 0
 
 
 def decide(ev: Evidence) -> tuple[Verdict, list[str]]:
@@ -61,8 +68,101 @@ def decide(ev: Evidence) -> tuple[Verdict, list[str]]:
     if ev.random_units:
         reasons.append(f"{ev.random_units} high-entropy block(s) with no recognisable structure")
         return Verdict.RESIDUAL_DATA, reasons
+    pattern = f", {ev.pattern_units} pattern" if ev.pattern_units else ""
     reasons.append(
-        f"{ev.zero_units} zero and {ev.constant_units} constant block(s); "
+        f"{ev.zero_units} zero{pattern} and {ev.constant_units} constant block(s); "
         f"{ev.structured_units} block(s) of file-system or partition metadata only"
     )
     return Verdict.WIPED, reasons
+
+
+@dataclass(frozen=True)
+class WipeEvidence:
+    """What ``pfa verify-wipe`` saw, as counts of 512-byte sectors."""
+
+    sectors_read: int
+    zero: int
+    constant: int
+    pattern: int
+    random: int
+    structured: int
+    table_sectors: int  # structured sectors that are partition tables (MBR/EBR/GPT)
+    outside_sectors: int  # other structured sectors outside every boot/metadata area
+    outside_regions: int  # the merged regions they form
+    inside_sectors: int  # other structured sectors inside a boot/metadata area
+    inside_areas: tuple[str, ...] = ()  # names of the areas holding them, e.g. "disk boot area"
+    first_outside: str = ""  # where the first outside region lies, for the reason text
+    unreadable_sectors: int = 0
+    sample_percent: float | None = None  # None: every sector was read
+    fills: tuple[str, ...] = field(default_factory=tuple)  # e.g. "0x97 (Xerox ...)"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "0 %"
+
+
+def decide_wipe(ev: WipeEvidence) -> tuple[Verdict, list[str]]:
+    """The sanitisation verdict and its reasons (docs/verify-wipe.md, "Verdict rules").
+
+    1. structured sectors outside every boot/metadata area: ``residual-data``;
+    2. otherwise high-entropy sectors: ``encrypted`` (structure only inside the named areas);
+    3. otherwise structured sectors inside an area (a boot loader, a fresh file system's
+       metadata, a volume header): ``residual-data`` — the medium was not left blank;
+    4. otherwise ``wiped``: nothing but zero, constant and pattern sectors (and empty
+       partition tables, which are not user data).
+    """
+    reasons: list[str] = []
+    n = ev.sectors_read
+    areas = ", ".join(ev.inside_areas)
+    if ev.outside_sectors:
+        where = f"; the first {ev.first_outside}" if ev.first_outside else ""
+        reasons.append(
+            f"{ev.outside_sectors} structured sector(s) outside any boot/metadata area, in "
+            f"{ev.outside_regions} region(s){where}"
+        )
+        if ev.inside_sectors:
+            reasons.append(f"{ev.inside_sectors} more in the boot/metadata area ({areas})")
+        verdict = Verdict.RESIDUAL_DATA
+    elif ev.random:
+        reasons.append(
+            f"{ev.random} of {n} sector(s) read are high-entropy ({_share(ev.random, n)})"
+        )
+        if ev.inside_sectors:
+            reasons.append(
+                f"plaintext structure only in the boot/metadata area: {ev.inside_sectors} "
+                f"sector(s) in {areas}"
+            )
+        else:
+            reasons.append("no plaintext structure anywhere")
+        verdict = Verdict.ENCRYPTED
+    elif ev.inside_sectors:
+        reasons.append(
+            f"{ev.inside_sectors} structured sector(s) in the boot/metadata area ({areas}) on an "
+            "otherwise blank medium: it was not left wiped"
+        )
+        verdict = Verdict.RESIDUAL_DATA
+    else:
+        classes = [
+            f"{count} {name}"
+            for name, count in (
+                ("zero", ev.zero),
+                ("constant", ev.constant),
+                ("pattern", ev.pattern),
+            )
+            if count
+        ]
+        fills = f" ({'; '.join(ev.fills)})" if ev.fills else ""
+        reasons.append(
+            f"{n} sector(s) read, nothing but fills: {', '.join(classes) or 'none'}{fills}"
+        )
+        verdict = Verdict.WIPED
+    if ev.table_sectors:
+        reasons.append(f"{ev.table_sectors} partition-table sector(s): not user data")
+    if ev.unreadable_sectors:
+        reasons.append(f"{ev.unreadable_sectors} sector(s) could not be read and are not verified")
+    if ev.sample_percent is not None:
+        reasons.append(
+            f"a {ev.sample_percent:g} % sample was read: residual data in sectors not drawn "
+            "can be missed"
+        )
+    return verdict, reasons
