@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import re
 import shlex
 import sys
@@ -48,8 +49,11 @@ from forensics.evidence.image import (
     read_runs,
 )
 from forensics.formats.base import MAX_PARSE_BYTES
+from forensics.jobs import PageOptions
 from forensics.loose import LooseResult, looks_like_disk, looks_like_job_file, scan_loose
 from forensics.records import ByteRun
+from forensics.render.ocr import DEFAULT_LANGUAGE, OcrUnavailable
+from forensics.render.ocr import check_available as check_ocr
 from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
 from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
@@ -117,6 +121,39 @@ class _RichProgress(ProgressSink):
         self._bar.stop()
 
 
+def add_page_options(command: argparse.ArgumentParser) -> None:
+    """Rendering, OCR and parallelism options shared by the commands that parse jobs."""
+    ocr = command.add_mutually_exclusive_group()
+    ocr.add_argument(
+        "--ocr",
+        dest="ocr",
+        action="store_true",
+        default=True,
+        help="OCR rendered page images with Tesseract and search the text (default, when "
+        "tesseract is installed)",
+    )
+    ocr.add_argument("--no-ocr", dest="ocr", action="store_false", help="do not OCR pages")
+    command.add_argument(
+        "--ocr-lang",
+        default=DEFAULT_LANGUAGE,
+        metavar="LANG",
+        help="Tesseract language(s), e.g. eng or deu+eng (default eng)",
+    )
+    command.add_argument(
+        "--no-pages",
+        action="store_true",
+        help="do not render job pages (no page previews, no OCR)",
+    )
+    command.add_argument(
+        "--jobs",
+        dest="workers",
+        type=int,
+        default=max(1, os.cpu_count() or 1),
+        metavar="N",
+        help="worker processes for parsing jobs and OCR (default: one per CPU)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pfa",
@@ -182,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not parse print jobs (raw-byte scan only: faster triage, but text that is encoded "
         "in print languages or spool files is not searched)",
     )
+    add_page_options(scan)
     scan.add_argument("-q", "--quiet", action="store_true", help="no summary table")
 
     def case_target(command: argparse.ArgumentParser) -> None:
@@ -202,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--reveal", action="store_true", help="unmasked PINs and values (for the examiner only)"
         )
+        add_page_options(command)
 
     jobs = sub.add_parser(
         "jobs",
@@ -222,6 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     case_target(extract)
     extract.add_argument("--job", required=True, metavar="ID", help="job id, as listed by pfa jobs")
     extract.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+
+    pages = sub.add_parser(
+        "pages",
+        help="write one job's pages as PNG images",
+        description="Render a job's pages (raster, fax and scan images; PCL 5 raster; PCL XL; "
+        "PostScript and PDF through Ghostscript when it is installed) and write them as PNG to "
+        "DIR, at the job's resolution or at most --dpi.",
+    )
+    case_target(pages)
+    pages.add_argument("--job", required=True, metavar="ID", help="job id, as listed by pfa jobs")
+    pages.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    pages.add_argument(
+        "--dpi",
+        type=int,
+        default=None,
+        metavar="N",
+        help="scale pages down to at most N dpi (default: the job's own resolution)",
+    )
 
     wipe = sub.add_parser(
         "verify-wipe",
@@ -354,6 +411,8 @@ def _run_scan(
     hashes: bool,
     argv: Sequence[str],
     parse_jobs: bool = True,
+    page_args: argparse.Namespace | None = None,
+    previews: bool = False,
 ) -> tuple[CaseStore, dict[str, Any], ScanResult | LooseResult]:
     """Scan one image into ``output``/case.sqlite; the caller closes the returned store."""
     # Absolute, so that pfa extract finds the evidence again from any working folder.
@@ -381,7 +440,15 @@ def _run_scan(
     ):
         stale.unlink(missing_ok=True)
     run = run_record(shlex.join(["pfa", *argv]), rules, utc_now())
-    run["options"] = {"reveal": reveal, "hashes": hashes, "jobs": parse_jobs}
+    pages = _page_options(page_args, output / "pages" if previews else None)
+    workers = page_args.workers if page_args is not None else max(1, os.cpu_count() or 1)
+    run["options"] = {
+        "reveal": reveal,
+        "hashes": hashes,
+        "jobs": parse_jobs,
+        "pages": pages is not None,
+        "ocr": pages.language if pages is not None and pages.ocr else None,
+    }
     store = CaseStore(db_path)
     try:
         run_id = store.start_run(run)
@@ -396,13 +463,19 @@ def _run_scan(
                 hashes=hashes,
                 parse_jobs=parse_jobs,
                 exclude=output,
+                pages=pages,
             )
         else:
             with image:
                 result = scan_image(
                     image,
                     ScanOptions(
-                        rules=rules, reveal=reveal, compute_hashes=hashes, parse_jobs=parse_jobs
+                        rules=rules,
+                        reveal=reveal,
+                        compute_hashes=hashes,
+                        parse_jobs=parse_jobs,
+                        workers=max(1, workers),
+                        pages=pages,
                     ),
                     store,
                     run_id,
@@ -415,6 +488,24 @@ def _run_scan(
     return store, run, result
 
 
+def _page_options(args: argparse.Namespace | None, previews: Path | None) -> PageOptions | None:
+    """Rendering/OCR settings from the command line; says once when OCR cannot run."""
+    if args is None or args.no_pages:
+        return None
+    if args.workers < 1:
+        raise InputError("--jobs must be at least 1")
+    ocr = bool(args.ocr)
+    if ocr:
+        try:
+            check_ocr(args.ocr_lang)
+        except OcrUnavailable as exc:
+            Console(stderr=True).print(f"[yellow]note[/] {exc}", markup=True, highlight=False)
+            ocr = False
+    if previews is not None:
+        previews.mkdir(parents=True, exist_ok=True)
+    return PageOptions(ocr=ocr, language=args.ocr_lang, previews=previews, workers=args.workers)
+
+
 def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
     store, run, result = _run_scan(
         args.image,
@@ -424,6 +515,8 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         not args.no_hash,
         argv,
         parse_jobs=not args.no_jobs,
+        page_args=args,
+        previews=True,
     )
     with store:
         report_path = args.output / "report.json"
@@ -443,7 +536,9 @@ def _open_case(args: argparse.Namespace, argv: Sequence[str], work: Path) -> tup
     elif target.is_dir():
         raise InputError(f"{target} is a folder without a case.sqlite (scan it first: pfa scan)")
     else:
-        store, _, _ = _run_scan(target, work, list(args.rules), args.reveal, False, argv)
+        store, _, _ = _run_scan(
+            target, work, list(args.rules), args.reveal, False, argv, page_args=args
+        )
     row = store.db.execute("SELECT MAX(image_id) FROM images WHERE verdict IS NOT NULL").fetchone()
     if row is None or row[0] is None:
         store.close()
@@ -476,7 +571,7 @@ def cmd_jobs(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
             when.replace("T", " ").removesuffix("Z")[:19],
             ">".join(job["format_chain"]),
             "" if job["pages"] is None else str(job["pages"]),
-            job["location_class"],
+            job["location_class"] + (" (carved)" if job.get("carved") else ""),
             str(job["findings"]),
             meta.get("user") or "",
             meta.get("host") or "",
@@ -500,7 +595,54 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
     output: Path = args.output
     if output.exists() and not output.is_dir():
         raise InputError(f"output {output} exists and is not a folder")
-    with tempfile.TemporaryDirectory(prefix="pfa-extract-") as work:
+    job, texts, raw = _read_job(args, argv)
+    stem = _job_stem(job)
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if raw is not None:
+        written.append(output / f"{stem}.{safe_name(job['format'], 16)}.bin")
+        written[-1].write_bytes(raw)
+    text_path = output / f"{stem}.txt"
+    text_path.write_text(
+        "".join(f"=== {name} ===\n{text}\n" for name, text in texts), encoding="utf-8"
+    )
+    written.append(text_path)
+    if raw is not None and not args.no_pages:
+        written += _write_pages(console, job["format"], raw, output, stem, None)
+    meta_path = output / f"{stem}.json"
+    meta_path.write_text(
+        json.dumps(job, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8"
+    )
+    written.append(meta_path)
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def _write_pages(
+    console: Console, fmt: str, raw: bytes, output: Path, stem: str, dpi: int | None
+) -> list[Path]:
+    """Render a job's pages and write them as PNG; notes on what did not render."""
+    from forensics.render.base import preview, render_pages  # Pillow: only when writing pages
+
+    pages, notes = render_pages(fmt, raw)
+    written: list[Path] = []
+    for page in pages:
+        if page.image.width <= 1:
+            continue  # a page that did not decode (its note says why)
+        path = output / f"{stem}-page-{page.number:03d}.png"
+        (preview(page, dpi) if dpi else page.image).save(path, "PNG")
+        written.append(path)
+    for note in notes + [n for page in pages for n in page.notes]:
+        console.print(f"[yellow]note[/] {note}", markup=True, highlight=False)
+    return written
+
+
+def _read_job(
+    args: argparse.Namespace, argv: Sequence[str]
+) -> tuple[dict[str, Any], list[tuple[str, str]], bytes | None]:
+    """The job record, its stored texts and its raw bytes (None: decoded content only)."""
+    with tempfile.TemporaryDirectory(prefix="pfa-job-") as work:
         store, image_id = _open_case(args, argv, Path(work))
         with store:
             job = store.job(image_id, args.job)
@@ -513,46 +655,48 @@ def cmd_extract(args: argparse.Namespace, console: Console, argv: Sequence[str])
                 " WHERE jobs.image_id = ? AND jobs.job_id = ?",
                 (image_id, args.job),
             ).fetchone()
-    meta = job["metadata"]
-    stem = safe_name(
-        f"{job['job_id']}-{meta.get('document_name') or meta.get('job_name') or job['format']}"
-    )
     try:
         raw = _job_bytes(evidence, job, json.loads(file_row[0]) if file_row else None)
     except OSError as exc:
         raise InputError(f"cannot read the job's evidence again: {exc}") from None
-    output.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if raw is not None:
-        written.append(output / f"{stem}.{safe_name(job['format'], 16)}.bin")
-        written[-1].write_bytes(raw)
-    text_path = output / f"{stem}.txt"
-    text_path.write_text(
-        "".join(f"=== {name} ===\n{text}\n" for name, text in texts), encoding="utf-8"
-    )
-    written.append(text_path)
-    if raw is not None:
-        from forensics.pages import page_images  # Pillow and the raster codec: extract only
+    return job, texts, raw
 
-        for number, image in page_images(job["format"], raw):
-            page_path = output / f"{stem}-page-{number:03d}.png"
-            image.save(page_path, "PNG")
-            written.append(page_path)
-    meta_path = output / f"{stem}.json"
-    meta_path.write_text(
-        json.dumps(job, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8"
+
+def _job_stem(job: dict[str, Any]) -> str:
+    meta = job["metadata"]
+    return safe_name(
+        f"{job['job_id']}-{meta.get('document_name') or meta.get('job_name') or job['format']}"
     )
-    written.append(meta_path)
+
+
+def cmd_pages(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    output: Path = args.output
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output {output} exists and is not a folder")
+    if args.dpi is not None and args.dpi < 10:
+        raise InputError("--dpi must be at least 10")
+    job, _, raw = _read_job(args, argv)
+    if raw is None:
+        raise InputError(f"job {args.job} has no bytes of its own in the evidence to render")
+    output.mkdir(parents=True, exist_ok=True)
+    written = _write_pages(console, job["format"], raw, output, _job_stem(job), args.dpi)
     for path in written:
         console.print(f"wrote {path}")
+    if not written:
+        console.print(f"no pages rendered for {job['format']} job {job['job_id']}")
     return 0
 
 
 def _job_bytes(
     evidence: dict[str, Any], job: dict[str, Any], file_entry: dict[str, Any] | None
 ) -> bytes | None:
-    """The job's own bytes: the slice of its file (in the image, or loose) it was parsed from."""
+    """The job's own bytes: the slice of its file (in the image, or loose) it was parsed from;
+    for a carved job, its bytes in the image."""
     if file_entry is None:
+        if job.get("carved") and job.get("image_offset") is not None and job.get("length"):
+            with open_image(Path(evidence["paths"][0])) as image:
+                size = min(int(job["length"]), MAX_PARSE_BYTES)
+                return image.read(int(job["image_offset"]), size)
         return None
     size = min(int(file_entry["size"]), MAX_PARSE_BYTES)
     root = Path(evidence["paths"][0])
@@ -730,6 +874,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_jobs(args, console, argv)
         if args.command == "extract":
             return cmd_extract(args, console, argv)
+        if args.command == "pages":
+            return cmd_pages(args, console, argv)
         if args.command == "verify-wipe":
             return cmd_verify_wipe(args, console)
         return cmd_scan(args, console, argv)

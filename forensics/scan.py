@@ -891,6 +891,7 @@ def scan_image(
             random_units=counts["random"],
             structured_units=counts["structured"],
             constant_units=counts["constant"],
+            pattern_units=counts["pattern"],
             zero_units=counts["zero"],
             unit_bytes=UNIT,
         )
