@@ -90,6 +90,23 @@ def image_offset_of(runs: tuple[ByteRun, ...], offset: int) -> int | None:
     return None
 
 
+MAX_JOB_RUNS = 4096  # byte runs listed per job (a badly fragmented file lists the first ones)
+
+
+def runs_slice(runs: tuple[ByteRun, ...], start: int, length: int) -> tuple[ByteRun, ...]:
+    """The image runs of bytes ``[start, start + length)`` of a file laid out in ``runs``."""
+    out: list[ByteRun] = []
+    end = start + length
+    for run in runs:
+        lo = max(start, run.file_offset)
+        hi = min(end, run.file_offset + run.length)
+        if lo < hi:
+            out.append(ByteRun(run.image_offset + lo - run.file_offset, hi - lo, lo - start))
+            if len(out) >= MAX_JOB_RUNS:
+                break
+    return tuple(out)
+
+
 def job_id_for(address: EvidenceAddress) -> str:
     """Stable id: the same evidence gives the same id on every run."""
     return "J" + hashlib.sha256(str(address).encode("utf-8")).hexdigest()[:12]
@@ -270,6 +287,7 @@ class JobExtractor:
             findings=findings,
             carved=source.carved is not None,
             rendered_pages=rendered,
+            byte_runs=runs_slice(source.runs, offset, length) if depth == 0 else (),
         )
         out.jobs.append(job)
         out.texts[job_id] = stored

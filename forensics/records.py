@@ -222,5 +222,7 @@ class Job(Record):
     deleted_file: dict[str, Any] | None = None
     # Byte-identical carved copies of this job elsewhere on the medium (not reported twice).
     carved_copies: tuple[dict[str, Any], ...] = ()
+    # Where the job's bytes lie in the image (top-level jobs with data runs; carved jobs: one run).
+    byte_runs: tuple[ByteRun, ...] = ()
     # Pages rendered from the job (number, size, dpi, renderer, preview path, OCR use/confidence).
     rendered_pages: tuple[dict[str, Any], ...] = ()

@@ -72,6 +72,9 @@ def _assert_recovered(report: dict[str, Any], placed: Placed, fmt: str, cls: str
     assert job["length"] == len(placed.data)
     assert job["sha256"] == placed.sha256
     assert job["address"]["chain"][-2]["kind"] == "carve"
+    assert job["byte_runs"] == [
+        {"image_offset": placed.image_offset, "length": len(placed.data), "file_offset": 0}
+    ]
     return job
 
 
@@ -138,6 +141,9 @@ def test_carved_copy_of_allocated_job_is_linked_not_reported_twice(ext4: Any) ->
     keep, copy = built.jobs["keep"], built.jobs["keep-copy"]
     original = _job_at(report, keep.image_offset)
     assert original["location_class"] == "allocated" and original["carved"] is False
+    assert original["byte_runs"] == [
+        {"image_offset": keep.image_offset, "length": len(keep.data), "file_offset": 0}
+    ]
     assert [
         (c["image_offset"], c["length"], c["location_class"]) for c in original["carved_copies"]
     ] == [(copy.image_offset, len(copy.data), "unallocated")]
