@@ -41,6 +41,8 @@ MAX_VALUE_CHARS = 32  # characters of one value field
 MAX_PAGES = 100_000  # PageRefs kept (pages beyond are counted only)
 MAX_FONT_NAMES = 32
 MAX_META_CHARS = 1024
+MAX_SEQUENCE_PLANS = 1024  # distinct escape sequences whose reading is kept
+PARTS_BLOCK = 4096  # TextLayout: output parts joined into one string at a time
 
 # PCL5 TRM ch. 2: parameterised characters, group/parameter characters, termination characters.
 PARAMETERISED = range(0x21, 0x30)
@@ -52,10 +54,64 @@ TWO_CHARACTER = range(0x30, 0x7F)
 # 0x80–0xFF print in 8-bit symbol sets). ESC and the other C0 controls end a run.
 TEXT_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
-# One parameterised command: ESC, parameterised char, optional group char, value, termination.
-SINGLE_COMMAND = re.compile(
-    rb"\x1b([\x21-\x2f])([\x60-\x7e]?)([+-]?[0-9]{0,16}(?:\.[0-9]{0,15})?)([\x40-\x5e])"
-)
+MAX_LINES_TOKEN = 256  # CR LF ended lines read as one token
+MAX_WORDS_TOKEN = 256  # word steps read as one token
+# Value fields of the sequence forms below. A sequence of one command takes a sign, up to 16
+# digits and a fraction; in a combined sequence each value is read as VALUE reads it within
+# MAX_VALUE_CHARS, which holds for up to 15 digits before and after the point.
+SHORT_VALUE = rb"[+-]?[0-9]{0,16}(?:\.[0-9]{0,15})?"
+COMBINED_VALUE = rb"[+-]?[0-9]{0,15}(?:\.[0-9]{0,15})?"
+# A well-formed parameterised sequence after its ESC (PCL5 TRM ch. 2): the parameterised char, a
+# group char if one follows (possessive: never taken for a parameter), then 1 to MAX_COMBINED - 1
+# value and lower-case parameter char pairs (possessive: fewer never end in a termination char)
+# and a value, or one value; the termination char.
+SEQUENCE = (
+    rb"[\x21-\x2f][\x60-\x7e]?+"
+    rb"(?:(?:" + COMBINED_VALUE + rb"[\x60-\x7e]){1,%d}+" % (MAX_COMBINED - 1) + COMBINED_VALUE
+    + rb"|" + SHORT_VALUE + rb")"
+    rb"[\x40-\x5e]"
+)  # fmt: skip
+# A word step after its ESC: a relative horizontal move in PCL units (ESC*p+#X, PCL5 TRM
+# "Horizontal Cursor Positioning (PCL Units)") and the word printed after it, a whole text run
+# (no text byte follows) of printable ASCII without spaces.
+WORD_STEP = rb"\*p[+-][0-9]{1,16}X[\x21-\x7e]+(?![\x20-\x7e\x80-\xff])"
+# The token at a position of the stream: exactly one alternative matches wherever the stream
+# goes on (see test_every_byte_starts_a_token), so the main loop takes whole runs and whole
+# commands, never single bytes:
+# - ``lines``: text runs (or none) each ended by CR LF, as plain text is sent;
+# - ``text``: a text run; ``control``: a control code other than ESC (PCL5 TRM ch. 3);
+# after an ESC, in this order, first the forms that make up most of driver output, each read
+# without the general decoder (and each also a ``sequence``, read the same way):
+# - ``words``: word steps one after another, the way ``groff -Tlj4`` sets a line;
+# - ``move``: a cursor move in PCL units, ESC*p#X / ESC*p#Y (PCL5 TRM "Cursor Positioning");
+# - ``position``: both, ESC*p#x#Y, where drivers start a line;
+# - ``raster_row``: ESC*b#W (PCL5 TRM "Transfer Raster Data"), a row of Ghostscript ``ljet4``
+#   output;
+# then the UEL (PJL TRM ch. 4; a ``sequence`` too), a two-character command, a ``sequence``,
+# and last a lone ESC (``escape``): a sequence with data, a long value or a malformed one, or
+# the end of the data, all for the general decoder (_parse_sequence).
+TOKEN = re.compile(
+    rb"(?P<lines>(?:[\x20-\x7e\x80-\xff]*\r\n){1,%d})" % MAX_LINES_TOKEN
+    + rb"|(?P<text>[\x20-\x7e\x80-\xff]+)"  # same bytes as TEXT_RUN
+    rb"|(?P<control>[\x00-\x1a\x1c-\x1f\x7f])"
+    rb"|\x1b(?:"
+    rb"(?P<words>" + WORD_STEP + rb"(?:\x1b" + WORD_STEP + rb"){0,%d})" % (MAX_WORDS_TOKEN - 1)
+    + rb"|(?P<move>\*p(?P<move_value>" + SHORT_VALUE + rb")(?P<move_axis>[XY]))"
+    rb"|(?P<position>\*p(?P<position_x>" + COMBINED_VALUE + rb")x"
+    rb"(?P<position_y>" + COMBINED_VALUE + rb")Y)"
+    rb"|(?P<raster_row>\*b(?P<row_length>[0-9]{0,16})W)"
+    rb"|(?P<uel>%-12345X)"
+    rb"|(?P<two_character>[\x30-\x7e])"
+    rb"|(?P<sequence>" + SEQUENCE + rb")"
+    rb"|(?P<escape>)"
+    rb")"
+)  # fmt: skip
+# The commands of a ``sequence`` token after its parameterised and group chars: value, letter.
+SEQUENCE_COMMAND = re.compile(rb"(" + SHORT_VALUE + rb")([\x40-\x7e])")
+# The steps of a ``words`` token, read from its text: (signed value, word).
+WORD_STEPS = re.compile(r"\x1b\*p([+-][0-9]+)X([\x21-\x7e]+)")
+LINE_ENDS = re.compile(rb"\r\n")
+SPACES = re.compile(" {2,}")
 
 # Symbol sets (PCL5 TRM Appendix "Symbol Set Tables"; "ESC(#X" where # and X form the ID, e.g.
 # 8U = Roman-8) → Python codecs for the high half. Unknown sets are read as Latin-1.
@@ -72,6 +128,13 @@ SYMBOL_SET_CODECS: dict[str, str] = {
     "9E": "cp1250",  # Windows 3.1 Latin 2
     "18N": "utf-16-be",  # Unicode (only meaningful with text parsing method 83/21)
 }
+
+# Codecs that read bytes 0x00–0x7F as ASCII: a run of such bytes decodes alike in all of them.
+ASCII_SUPERSETS = frozenset(
+    codec
+    for codec in {*SYMBOL_SET_CODECS.values(), "latin-1", "utf-8"}
+    if bytes(range(0x80)).decode(codec, errors="replace") == bytes(range(0x80)).decode("ascii")
+)
 
 # PCL5 TRM ch. 5 "Page Size" (ESC&l#A) values.
 PAGE_SIZES: dict[int, str] = {
@@ -134,6 +197,14 @@ def clean(value: str | None, limit: int = MAX_META_CHARS) -> str | None:
     return text or None
 
 
+def number(value: str | bytes) -> float:
+    """A value field as a number: empty, a lone sign or point (and "+.") count as 0."""
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
 @dataclass
 class Command:
     """One command of an escape sequence: ``ESC & l 0 O`` → ('&', 'l', 'O', '0')."""
@@ -145,15 +216,13 @@ class Command:
     offset: int
 
     @property
-    def number(self) -> float:
-        try:
-            return float(self.value) if self.value not in ("", "+", "-", ".") else 0.0
-        except ValueError:
-            return 0.0
+    def key(self) -> str:
+        """Parameterised, group and (upper-case) letter: "&lO"."""
+        return self.parameterised + self.group + self.letter
 
     @property
-    def relative(self) -> bool:
-        return self.value[:1] in ("+", "-")
+    def number(self) -> float:
+        return number(self.value)
 
 
 def _parse_sequence(data: bytes, pos: int) -> tuple[list[tuple[Command, bool]], int] | None:
@@ -191,21 +260,19 @@ def _continue_sequence(
             command = Command(parameterised, group, chr(char).upper(), value, start)
             commands.append((command, True))  # True: a lower-case parameter, more may follow
             cursor = value_end + 1
-            if carries_data(command):
+            if carries_data(command.key, group):
                 return commands, cursor
             continue
         return None if not commands else (commands, value_end)
     return commands, cursor
 
 
-def carries_data(command: Command) -> bool:
-    """PCL5 TRM: the W termination marks "# bytes of data follow" (raster rows ESC*b#W, font
-    headers ESC)s#W, characters ESC(s#W, patterns ESC*c#W, CID ESC*v#W, symbol sets ESC(f#W,
-    alphanumeric IDs ESC&n#W, …); ESC*b#V carries a raster plane, ESC&p#X transparent data."""
-    if command.letter == "W" and command.group:
-        return True
-    key = (command.parameterised, command.group, command.letter)
-    return key in (("*", "b", "V"), ("&", "p", "X"))
+def carries_data(key: str, group: str) -> bool:
+    """Whether the command ``key`` ("*bW", see Command.key) is followed by data. PCL5 TRM: the W
+    termination marks "# bytes of data follow" (raster rows ESC*b#W, font headers ESC)s#W,
+    characters ESC(s#W, patterns ESC*c#W, CID ESC*v#W, symbol sets ESC(f#W, alphanumeric IDs
+    ESC&n#W, …); ESC*b#V carries a raster plane, ESC&p#X transparent data."""
+    return (key[-1] == "W" and group != "") or key in ("*bV", "&pX")
 
 
 @dataclass
@@ -223,6 +290,9 @@ class TextLayout:
     pending_space: bool = False
     full: bool = False
     run_chars: int = 0  # characters printed since the last cursor move
+    # Earlier parts joined in blocks: megabytes of text are millions of parts, which would cost
+    # far more memory as separate strings. ``parts`` keeps the newest ones (the last one is read).
+    joined: list[str] = field(default_factory=list)
 
     @property
     def em(self) -> float:
@@ -235,31 +305,106 @@ class TextLayout:
         if len(text) > room:
             text = text[: max(room, 0)]
             self.full = True
-        self.parts.append(text)
+        parts = self.parts
+        parts.append(text)
         self.chars += len(text)
+        if len(parts) >= PARTS_BLOCK:
+            self.joined.append("".join(parts[:-1]))
+            del parts[:-1]
 
     def text(self, text: str) -> None:
         """Print a run of characters: runs of spaces become one pending space, words are kept.
 
         One call per run, not per character or word: print data is megabytes of text.
         """
-        if not text:
+        if not text or self.full:  # nothing more is written: the position no longer matters
             return
+        length = len(text)
         spaces = text.count(" ")
-        self.x += spaces * self.advance(" ") + (len(text) - spaces) * self.advance("x")
-        words = [word for word in text.split(" ") if word]
-        if not words:
-            if self.line_has_text:
+        # The sums of advance(" ") and advance("x"), computed as advance() does.
+        if self.pitch:
+            step = 1.0 / self.pitch
+            self.x += spaces * step + (length - spaces) * step
+        else:
+            em = self.point_size / 72.0
+            self.x += spaces * (em * 0.25) + (length - spaces) * (em * 0.5)
+        if spaces:
+            # The words, one space between them: runs of spaces made one, none at the ends.
+            words = SPACES.sub(" ", text).strip(" ") if "  " in text else text.strip(" ")
+            if not words:
+                if self.line_has_text:
+                    self.pending_space = True
+                return
+            if text[0] == " " and self.line_has_text:
                 self.pending_space = True
-            return
-        if text[0] == " " and self.line_has_text:
-            self.pending_space = True
+        else:
+            words = text  # one word, most runs of typeset output
         if self.pending_space:
             self._emit(" ")
-        self._emit(" ".join(words))
+        self._emit(words)
         self.line_has_text = True
         self.pending_space = text[-1] == " "
-        self.run_chars += len(text) - spaces
+        self.run_chars += length - spaces
+
+    def moves_and_words(self, steps: list[tuple[float, str]]) -> None:
+        """``move(dx=dx)`` then ``text(word)`` for each (dx, word) of ``steps``, in one loop: the
+        same state changes and parts, computed the same way. Words are not empty and hold no
+        spaces (typeset output: one relative move and one word after another)."""
+        if not steps or self.full:  # nothing more is written: the position no longer matters
+            return
+        em = self.point_size / 72.0
+        new_y = self.y + 0.0  # move(dx=…) adds dy=0.0
+        if abs(new_y - self.y) > 0.4 * em:  # not with a finite y and a positive size
+            for dx, word in steps:
+                self.move(dx=dx)
+                self.text(word)
+            return
+        self.y = new_y
+        # move(): the gap of a relative move is dx; a space before the word when the line has
+        # text and the gap is wider than a kern or goes back over the line.
+        threshold = 0.15 * em
+        back_threshold = -2.0 * em
+        # text(): the advance of a word without spaces, as computed there.
+        if self.pitch:
+            space_advance = char_advance = 1.0 / self.pitch
+        else:
+            space_advance, char_advance = em * 0.25, em * 0.5
+        no_spaces = 0 * space_advance
+        pieces: list[str] = []
+        add = pieces.append
+        dx, word = steps[0]
+        if self.pending_space or (self.line_has_text and (dx > threshold or dx < back_threshold)):
+            add(" ")
+        x = self.x + dx
+        x += no_spaces + len(word) * char_advance
+        add(word)
+        for dx, word in steps[1:]:  # the line has text now and no space is pending
+            if dx > threshold or dx < back_threshold:
+                add(" ")
+            x += dx
+            x += no_spaces + len(word) * char_advance
+            add(word)
+        self.x = x
+        self.line_has_text = True
+        self.pending_space = False
+        self.run_chars = len(word)
+        self._emit_all(pieces)
+
+    def _emit_all(self, pieces: list[str]) -> None:
+        """``_emit`` for each of ``pieces``: at once while the output cap is not met."""
+        if self.full:
+            return
+        length = sum(map(len, pieces))
+        if self.chars + length > self.limit:
+            for piece in pieces:
+                self._emit(piece)
+            return
+        parts = self.parts
+        parts.extend(pieces)
+        self.chars += length
+        if len(parts) >= PARTS_BLOCK:
+            self.joined.append("".join(parts[:-1]))
+            del parts[:-1]
 
     def advance(self, char: str) -> float:
         if self.pitch:
@@ -282,6 +427,8 @@ class TextLayout:
         self, x: float | None = None, y: float | None = None, dx: float = 0.0, dy: float = 0.0
     ) -> None:
         """Absolute (x, y) and/or relative (dx, dy) moves, in inches."""
+        if self.full:  # nothing more is written: the position no longer matters
+            return
         run_chars, self.run_chars = self.run_chars, 0
         new_y = (self.y if y is None else y) + dy
         if abs(new_y - self.y) > 0.4 * self.em:
@@ -303,15 +450,94 @@ class TextLayout:
         self.x += gap
 
     def result(self) -> str:
-        return "".join(self.parts).strip("\n")
+        return "".join([*self.joined, *self.parts]).strip("\n")
 
 
 @dataclass
 class PageState:
     start: int
     marked: bool = False
-    text_chars: int = 0
+    has_text: bool = False  # printed characters other than white space
     raster_rows: int = 0
+
+
+# The commands Pcl5Reader._command acts on, besides symbol sets ESC(#X (no group character).
+COMMAND_KEYS = frozenset(
+    (
+        "&aC",
+        "&aH",
+        "&aR",
+        "&aV",
+        "*pX",
+        "*pY",
+        "&fS",
+        "&uD",
+        "&kH",
+        "&lC",
+        "&lD",
+        "(sV",
+        "(sH",
+        "(sP",
+        "&tP",
+        "&pX",
+        "&lX",
+        "&lA",
+        "&lO",
+        "&lH",
+        "&lS",
+        "*tR",
+        "*rS",
+        "*rT",
+        "*rU",
+        "*rA",
+        "*bY",
+        "*bW",
+        "*cP",
+        ")sW",
+    )
+)
+
+
+def enters_hpgl(key: str) -> bool:
+    """ESC%#B, with any group char: HP-GL/2 mode follows (PCL5 TRM "Enter HP-GL/2 Mode")."""
+    return key[0] == "%" and key[-1] == "B"
+
+
+def acts_on(key: str) -> bool:
+    """Whether Pcl5Reader._command does something for the command ``key``."""
+    return key in COMMAND_KEYS or (len(key) == 2 and key[0] == "(")
+
+
+@dataclass(frozen=True, slots=True)
+class SequencePlan:
+    """What a well-formed parameterised sequence without data does, worked out once for the
+    same bytes: the commands it counts, the ones Pcl5Reader._command acts on, in order, as (key,
+    value field), and whether HP-GL/2 mode follows it (an ESC%#B in it ends it)."""
+
+    count: int
+    effective: tuple[tuple[str, str], ...]
+    hpgl: bool
+
+
+def plan_sequence(sequence: bytes) -> SequencePlan | None:
+    """The plan of a ``sequence`` token (ESC, parameterised char, …), read the way
+    _parse_sequence reads it; None when a command of it carries data."""
+    prefix = chr(sequence[1])
+    group = chr(sequence[2]) if sequence[2] in GROUP_OR_PARAMETER else ""
+    prefix += group
+    commands = [
+        (prefix + letter.decode().upper(), value.decode())
+        for value, letter in SEQUENCE_COMMAND.findall(sequence, 2 + len(group))
+    ]
+    if any(carries_data(key, group) for key, _ in commands):
+        return None
+    hpgl = False
+    for index, (key, _) in enumerate(commands):
+        if enters_hpgl(key):  # the general decoder stops at it
+            commands, hpgl = commands[: index + 1], True
+            break
+    effective = tuple(command for command in commands if acts_on(command[0]))
+    return SequencePlan(len(commands), effective, hpgl)
 
 
 class Pcl5Reader:
@@ -351,42 +577,101 @@ class Pcl5Reader:
         self.symbol_set: str | None = None
         self.high_bytes_unmapped = False
         self.utf8_text = False
+        self.sequence_plans: dict[bytes, SequencePlan | None] = {}
 
     # -- main loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
+        """Reads the stream token by token (TOKEN) up to its end or a UEL."""
         data = self.data
         pos = 0
         size = len(data)
+        next_token = TOKEN.match
         while pos < size:
-            byte = data[pos]
-            if byte == ESC:
-                if data.startswith(UEL, pos):
-                    self.end = pos
-                    if data[pos + len(UEL) :].strip(b"\r\n\t \x00"):
-                        self.notes.append(f"UEL at {pos} ends the PCL stream")
-                    break
+            token = next_token(data, pos)
+            assert token is not None  # TOKEN matches any byte
+            kind = token.lastgroup
+            if kind == "text":
+                self._text(token.group())
+                pos = token.end()
+            elif kind == "words":
+                self._word_steps(token.group())
+                pos = token.end()
+            elif kind == "move":
+                self.commands += 1
+                self._move_pcl_units(token.group("move_value"), token.group("move_axis"))
+                pos = token.end()
+            elif kind == "position":
+                self.commands += 2
+                self._move_pcl_units(token.group("position_x"), b"X")
+                self._move_pcl_units(token.group("position_y"), b"Y")
+                pos = token.end()
+            elif kind == "raster_row":
+                pos = self._raster_row(token.group("row_length"), pos, token.end())
+            elif kind == "control":
+                self._control(data[pos], pos)
+                pos += 1
+            elif kind == "lines":
+                self._lines(token.group(), pos)
+                pos = token.end()
+            elif kind == "two_character":
+                pos = self._two_character(data[pos + 1], pos)
+            elif kind == "sequence":
+                pos = self._sequence(token.group(), pos, token.end())
+            elif kind == "escape":
                 pos = self._escape(pos)
-                continue
-            run = TEXT_RUN.match(data, pos)
-            if run:
-                self._text(run.group(), pos)
-                pos = run.end()
-                continue
-            self._control(byte, pos)
-            pos += 1
+            else:  # the UEL
+                self.end = pos
+                if data[pos + len(UEL) :].strip(b"\r\n\t \x00"):
+                    self.notes.append(f"UEL at {pos} ends the PCL stream")
+                break
         self._eject(self.end, final=True)
 
-    def _text(self, raw: bytes, offset: int) -> None:
-        codec = "utf-8" if self.utf8_text else self.codec
-        if self.symbol_set is None and not self.utf8_text and max(raw) >= 0x80:
-            self.high_bytes_unmapped = True
-        text = raw.decode(codec, errors="replace")
+    def _text(self, raw: bytes) -> None:
+        if self.utf8_text:
+            codec = "utf-8"
+        else:
+            codec = self.codec
+            if self.symbol_set is None and not raw.isascii():
+                self.high_bytes_unmapped = True
+        page = self.page
+        if page.has_text and self.layout.full:
+            return  # the text is no longer kept and the page is known to hold some
+        if codec in ASCII_SUPERSETS and raw.isascii():
+            text = raw.decode("ascii")  # the same characters, without the codec's lookup
+        else:
+            text = raw.decode(codec, errors="replace")
         self.layout.text(text)
-        printed = len(text.strip())
-        if printed:
-            self.page.marked = True
-            self.page.text_chars += printed
+        if not page.has_text and text.strip():
+            page.marked = page.has_text = True
+
+    def _lines(self, block: bytes, pos: int) -> None:
+        """A ``lines`` token at ``pos``: text runs (or none), each ended by CR LF, as plain text
+        is sent. The same as a ``text`` token and the two control codes for each line."""
+        codec = "utf-8" if self.utf8_text else self.codec
+        if codec not in ASCII_SUPERSETS or not block.isascii():
+            start = 0
+            for line_end in LINE_ENDS.finditer(block):
+                if line_end.start() > start:
+                    self._text(block[start : line_end.start()])
+                self._control(0x0D, pos + line_end.start())
+                self._control(0x0A, pos + line_end.start() + 1)
+                start = line_end.end()
+            return
+        layout = self.layout
+        page = self.page
+        if layout.full and page.has_text:
+            return  # nothing more is written and the page is known to hold text
+        vmi = self.vmi
+        for line in block.decode("ascii").split("\r\n")[:-1]:
+            if line:
+                layout.text(line)
+                if not page.has_text and line.strip():
+                    page.marked = page.has_text = True
+            # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
+            layout.newline(hard=not layout.line_has_text)
+            layout.y += vmi
+            layout.x = 0.0
 
     def _control(self, byte: int, offset: int) -> None:
         """PCL5 TRM ch. 3 "Control Codes"."""
@@ -406,34 +691,100 @@ class Pcl5Reader:
             layout.text(" ")
         # BS (overstrike), SO/SI (secondary/primary font), NUL and others change no text.
 
+    def _two_character(self, second: int, pos: int) -> int:
+        """ESC X: the command at ``pos``; returns the offset after it."""
+        self.commands += 1
+        if second == 0x45:  # E, PCL5 TRM ch. 4 "Printer Reset": ejects a marked page, resets
+            self._eject(pos, final=False)
+            self.units_per_inch = 300.0
+            self.hmi, self.vmi = 0.1, 1.0 / 6.0
+            self.layout.point_size, self.layout.pitch = 12.0, 10.0
+            self.codec, self.symbol_set = "latin-1", None
+        elif second == 0x3D:  # =, half line feed
+            self.layout.move(dy=self.vmi / 2)
+        elif second == 0x59:  # Y, display functions: bytes print as-is until ESC Z
+            stop = self.data.find(b"\x1bZ", pos + 2)
+            return len(self.data) if stop < 0 else stop
+        return pos + 2
+
+    def _word_steps(self, run: bytes) -> None:
+        """A ``words`` token: ESC*p+#X and a word, again and again; the same as a ``move`` and a
+        ``text`` token each, in one call to the layout when the symbol set reads ASCII as ASCII
+        (all but UTF-16)."""
+        if ("utf-8" if self.utf8_text else self.codec) not in ASCII_SUPERSETS:
+            for value, word in WORD_STEPS.findall(run.decode("ascii")):
+                self.commands += 1
+                self._move_pcl_units(value.encode(), b"X")
+                self._text(word.encode())
+            return
+        page = self.page
+        page.marked = page.has_text = True  # words are printable characters
+        if self.layout.full:  # nothing more is written: the commands are only counted
+            self.commands += run.count(ESC)  # one a step: words hold no ESC
+            return
+        steps = WORD_STEPS.findall(run.decode("ascii"))
+        self.commands += len(steps)
+        units = self.units_per_inch
+        self.layout.moves_and_words([(float(value) / units, word) for value, word in steps])
+
+    def _move_pcl_units(self, raw_value: bytes, axis: bytes) -> None:
+        """ESC*p#X / ESC*p#Y (PCL5 TRM "Cursor Positioning"): position in PCL units."""
+        amount = number(raw_value) / self.units_per_inch
+        relative = raw_value[:1] in (b"+", b"-")
+        if axis == b"X":
+            self._move_x(amount, relative)
+        else:
+            self._move_y(amount, relative)
+
+    def _raster_row(self, raw_length: bytes, pos: int, cursor: int) -> int:
+        """ESC*b#W (PCL5 TRM "Transfer Raster Data"): a row of ``#`` bytes, skipped; returns the
+        offset after it."""
+        self.commands += 1
+        self.raster_rows += 1
+        self.page.raster_rows += 1
+        self.page.marked = True
+        length = number(raw_length)
+        return cursor + self._payload_length(
+            int(length) if length > 0 else 0, "*b", "W", pos, cursor
+        )
+
+    def _payload_length(self, length: int, prefix: str, letter: str, pos: int, cursor: int) -> int:
+        """The bytes a data command announces, cut to the bytes present (with a note)."""
+        remaining = len(self.data) - cursor
+        if length > remaining:
+            self.notes.append(
+                f"ESC{prefix}…{letter} at {pos} announces {length} bytes, {remaining} remain"
+            )
+            self.complete = False
+            return remaining
+        return length
+
+    def _sequence(self, sequence: bytes, pos: int, end: int) -> int:
+        """A ``sequence`` token ``data[pos:end]``; a sequence with data takes the general
+        decoder. Returns the offset after it."""
+        plans = self.sequence_plans
+        if sequence in plans:
+            plan = plans[sequence]
+        else:
+            plan = plan_sequence(sequence)
+            if len(plans) >= MAX_SEQUENCE_PLANS:
+                plans.clear()  # bounded; the sequences in use come back at once
+            plans[sequence] = plan
+        if plan is None:
+            return self._escape(pos)
+        self.commands += plan.count
+        for key, value in plan.effective:
+            self._command(key, value, pos, b"")
+        return self._hpgl(end) if plan.hpgl else end
+
     def _escape(self, pos: int) -> int:
+        """A combined sequence, a data command, a malformed sequence or an ESC at the end of the
+        data, at ``pos``; returns the offset after it."""
         data = self.data
         if pos + 1 >= len(data):
             self.notes.append(f"stream ends inside an escape sequence at {pos}")
             self.complete = False
             return len(data)
-        second = data[pos + 1]
-        if second in TWO_CHARACTER:
-            self.commands += 1
-            self._two_character(chr(second), pos)
-            if second == ord("Y"):  # display functions: bytes print as-is until ESC Z
-                stop = data.find(b"\x1bZ", pos + 2)
-                stop = len(data) if stop < 0 else stop
-                return stop
-            return pos + 2
-        single = SINGLE_COMMAND.match(data, pos)
-        if single is not None:
-            # The common case, one command ended by its termination character (ESC*p300X),
-            # decoded by one regex; combined sequences and data commands take the general path.
-            command = Command(
-                chr(single[1][0]), single[2].decode(), single[4].decode(), single[3].decode(), pos
-            )
-            if not carries_data(command):
-                self.commands += 1
-                self._command(command, b"")
-                if command.parameterised == "%" and command.letter == "B":
-                    return self._hpgl(single.end())
-                return single.end()
         parsed = _parse_sequence(data, pos)
         if parsed is None:
             self.malformed += 1
@@ -443,24 +794,19 @@ class Pcl5Reader:
         while True:
             for command, _lower in commands:
                 self.commands += 1
-                if carries_data(command):
+                key = command.key
+                if carries_data(key, group):
                     length = int(command.number) if command.number > 0 else 0
-                    if length > len(data) - cursor:
-                        self.notes.append(
-                            f"ESC{command.parameterised}{command.group}…{command.letter} at "
-                            f"{pos} announces {length} bytes, {len(data) - cursor} remain"
-                        )
-                        self.complete = False
-                        length = len(data) - cursor
-                    self._command(command, data[cursor : cursor + length])
+                    length = self._payload_length(length, key[:-1], command.letter, pos, cursor)
+                    self._command(key, command.value, pos, data[cursor : cursor + length])
                     cursor += length
                 else:
-                    self._command(command, b"")
-                if command.parameterised == "%" and command.letter == "B":
+                    self._command(key, command.value, pos, b"")
+                if enters_hpgl(key):
                     return self._hpgl(cursor)
             last = commands[-1]
             # A data command written in lower case continues the sequence after its data.
-            if not (last[1] and carries_data(last[0])) or cursor >= len(data):
+            if not (last[1] and carries_data(last[0].key, group)) or cursor >= len(data):
                 return cursor
             more = _continue_sequence(data, cursor, parameterised, group, pos)
             if more is None:
@@ -469,32 +815,26 @@ class Pcl5Reader:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def _two_character(self, char: str, offset: int) -> None:
-        if char == "E":  # PCL5 TRM ch. 4 "Printer Reset": ejects a marked page, resets state
-            self._eject(offset, final=False)
-            self.units_per_inch = 300.0
-            self.hmi, self.vmi = 0.1, 1.0 / 6.0
-            self.layout.point_size, self.layout.pitch = 12.0, 10.0
-            self.codec, self.symbol_set = "latin-1", None
-        elif char == "=":  # half line feed
-            self.layout.move(dy=self.vmi / 2)
-
-    def _command(self, command: Command, payload: bytes) -> None:
-        key = command.parameterised + command.group + command.letter
-        value = command.number
+    def _command(self, key: str, raw_value: str, offset: int, payload: bytes) -> None:
+        """The command ``key`` (see Command.key) with the value field ``raw_value``, from the
+        sequence at ``offset``; ``payload``: the data of a data command."""
+        if not acts_on(key):
+            return  # a command that changes nothing read here (most font and raster settings)
+        value = number(raw_value)
+        relative = raw_value[:1] in ("+", "-")
         layout = self.layout
         if key == "&aC":  # horizontal cursor position, columns
-            self._move_x(value * self.hmi, command.relative)
+            self._move_x(value * self.hmi, relative)
         elif key == "&aH":  # decipoints
-            self._move_x(value / 720.0, command.relative)
+            self._move_x(value / 720.0, relative)
         elif key == "&aR":  # vertical position, rows
-            self._move_y(value * self.vmi, command.relative)
+            self._move_y(value * self.vmi, relative)
         elif key == "&aV":
-            self._move_y(value / 720.0, command.relative)
+            self._move_y(value / 720.0, relative)
         elif key == "*pX":  # PCL units
-            self._move_x(value / self.units_per_inch, command.relative)
+            self._move_x(value / self.units_per_inch, relative)
         elif key == "*pY":
-            self._move_y(value / self.units_per_inch, command.relative)
+            self._move_y(value / self.units_per_inch, relative)
         elif key == "&fS":  # push (0) / pop (1) cursor position
             if value == 0 and len(self.cursor_stack) < 20:  # PCL5 TRM: 20 levels
                 self.cursor_stack.append((layout.x, layout.y))
@@ -517,9 +857,9 @@ class Pcl5Reader:
                 layout.point_size = 120.0 / value  # Courier: 10 pitch = 12 pt
         elif key == "(sP":  # spacing: 0 fixed, 1 proportional
             layout.pitch = None if value == 1 else (layout.pitch or 10.0)
-        elif command.parameterised == "(" and not command.group and command.letter not in "X@":
+        elif len(key) == 2 and key[0] == "(" and key[1] not in "X@":
             # Primary symbol set "ESC(#X": value and letter form the ID, e.g. "8U", "19U".
-            ident = f"{command.value.lstrip('+')}{command.letter}"
+            ident = f"{raw_value.lstrip('+')}{key[1]}"
             self.symbol_set = ident
             self.codec = SYMBOL_SET_CODECS.get(ident, "latin-1")
         elif key == "&tP":  # text parsing method: 83 = UTF-8 (PCL5 TRM, Asian/Unicode)
@@ -527,17 +867,17 @@ class Pcl5Reader:
         elif key == "&pX":  # transparent print data: printed as characters
             printable = bytes(b for b in payload if b >= 0x20)
             if printable:
-                self._text(printable, command.offset)
+                self._text(printable)
         elif key == "&lX" and value >= 1:
             self.copies = int(min(value, 9999))
         elif key == "&lA":
-            self._eject(command.offset, final=False)
+            self._eject(offset, final=False)
             self.media = PAGE_SIZES.get(int(value), f"page size {int(value)}")
         elif key == "&lO":
-            self._eject(command.offset, final=False)
+            self._eject(offset, final=False)
             self.orientation = ORIENTATIONS.get(int(value))
         elif key == "&lH" and value != 0:  # paper source: ejects a marked page
-            self._eject(command.offset, final=False)
+            self._eject(offset, final=False)
         elif key == "&lS":
             self.duplex = DUPLEX.get(int(value))
         elif key == "*tR" and value > 0:
@@ -661,7 +1001,7 @@ class Pcl5Reader:
                     unit="px",
                     resolution=f"{self.resolution} dpi" if self.resolution else None,
                     color=self.color,
-                    image_only=page.raster_rows > 0 and page.text_chars == 0,
+                    image_only=page.raster_rows > 0 and not page.has_text,
                 )
             )
         self.layout.page_break()
@@ -696,7 +1036,7 @@ def _valid_sequences(head: bytes, need: int) -> int:
         commands, cursor = parsed
         found += 1
         last = commands[-1][0]
-        if carries_data(last):
+        if carries_data(last.key, last.group):
             cursor += int(last.number) if last.number > 0 else 0
         pos = cursor
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from forensics.formats import pcl5
 from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
-from forensics.formats.pcl5 import Pcl5Parser
+from forensics.formats.pcl5 import Pcl5Parser, Pcl5Reader, TextLayout
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
@@ -243,3 +245,135 @@ def test_absolutely_placed_runs_are_words() -> None:
         b"\x0c"
     )
     assert text_of(parse(data)) == "Patient Name:\nHi"
+
+
+# -- the fast token forms read like the general decoder -----------------------------------------
+
+# Only text, control codes, the UEL and two-character commands as tokens: every parameterised
+# sequence goes through the general decoder (_parse_sequence), byte by byte.
+GENERAL_DECODER_ONLY = re.compile(
+    rb"(?P<text>[\x20-\x7e\x80-\xff]+)|(?P<control>[\x00-\x1a\x1c-\x1f\x7f])"
+    rb"|\x1b(?:(?P<uel>%-12345X)|(?P<two_character>[\x30-\x7e])|(?P<escape>))"
+)
+
+# Hand-built streams for the forms the fast tokens take and the cases next to them.
+EDGE_STREAMS = [
+    # word steps (groff): kerns, word spaces, a step back, words followed by a space, high bytes,
+    # a non-ASCII symbol set (UTF-16) and UTF-8 text, an absolute move in between
+    b"\x1bE\x1b(s1p10V\x1b*p+49XGener\x1b*p-3Xal\x1b*p+49XCommands\x1b*p-900Xback"
+    b"\x1b*p+20Xa \x1b*p+20Xb\xe4\x1b*p100Xc\x1b*p+5Xd\x0c"
+    b"\x1b(18N\x1b*p+49XAB\x1b*p+49XCD\x1b(0N\x1b&t83P\x1b*p+49Xx\xc3\xa4\x0c",
+    # positions, moves and combined sequences, with and without a group char
+    b"\x1bE\x1b&u600D\x1b*p100x200YLine\x1b*p+60Y\x1b*p-0.5XNext\x1b*p.Xdot\x1b*p+.Yz"
+    b"\x1b(s1p0s3b4101T\x1b(s10.5v1P\x1b&l1o2a3X\x1b(19Ux\x80\x1b(8U\xcc\x1b&a+2C\x1b&a10R\x0c",
+    # a sequence that enters HP-GL/2 mode part way (the rest of it is not read), with a group
+    b"\x1bE\x1b%0b1BLBfirst\x03;\x1b%0A\x1b%l1BLBsecond\x03;\x1b%1A\x0c",
+    # data commands in single and combined sequences, a lower-case data command, a huge length
+    b"\x1bE\x1b*r1A\x1b*b2m3WABC\x1b*b3W\x00\x01\x02\x1b*b3vXYZ2WQQ\x1b*bW\x1b&p3XHi!"
+    b"\x1b)s64W" + b"F" * 48 + b"Font Name  12345" + b"\x1b*b99999999999999W",
+    # long values (the general decoder's 32-character window), 64 and 65 commands
+    b"\x1bE\x1b*p1234567890123456X\x1b*p1234567890123456.123456789012345Xa"
+    b"\x1b(s" + b"1p" * 63 + b"1Tb\x1b(s" + b"1p" * 64 + b"1Tc\x1b&l" + b"9" * 40 + b"Od\x0c",
+    # plain text lines: CR LF, bare CR and LF, blank lines, tabs, high bytes with and without
+    # a symbol set, form feeds
+    b"\x1bE" + b"line one\r\n  indented  words \r\n\r\n\tx\r\n" * 300 + b"a\rb\nc\r\r\n\xe4\r\n"
+    b"\x1b(8U\xcc\r\n\x0cnext page\r\n\x1b(18Nab\r\n\x0c",
+    # malformed and cut-off sequences
+    b"\x1bE\x1b*p+++206x\x1bW\x1b*b\x1b&\x1b(s1p\x1b*p+269x\x1b*b0Wb\x1bYdisplay\x1bZ\x1b",
+]
+
+
+def outcome(data: bytes, ctx: ParseContext) -> ParsedJob | str:
+    try:
+        return Pcl5Parser().parse(data, ctx)
+    except NotThisFormat as error:
+        return f"NotThisFormat: {error}"
+
+
+def same_job(data: bytes, monkeypatch: pytest.MonkeyPatch, max_output: int | None = None) -> None:
+    ctx = ParseContext() if max_output is None else ParseContext(max_output=max_output)
+    fast = outcome(data, ctx)
+    with monkeypatch.context() as patch:
+        patch.setattr(pcl5, "TOKEN", GENERAL_DECODER_ONLY)
+        general = outcome(data, ctx)
+    assert fast == general
+
+
+@pytest.mark.parametrize("stream", EDGE_STREAMS)
+def test_fast_tokens_read_like_the_general_decoder(
+    stream: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same_job(stream, monkeypatch)
+    same_job(stream, monkeypatch, max_output=40)  # the output cap met part way
+    for cut in range(0, len(stream), max(1, len(stream) // 97)):
+        same_job(stream[:cut], monkeypatch)
+
+
+def test_fast_tokens_on_driver_output(groff_pcl: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    same_job(groff_pcl, monkeypatch)
+    same_job(groff_pcl * 40, monkeypatch, max_output=5000)
+    for relative in ("pret/gimp.pcl", "cups/testfile.pcl"):
+        path = SAMPLES / relative
+        if path.is_file():
+            same_job(path.read_bytes(), monkeypatch)
+
+
+def test_every_byte_starts_a_token() -> None:
+    # The main loop relies on it: TOKEN matches at least one byte wherever the data goes on.
+    for byte in range(256):
+        for following in (b"", b"\x1b", b"\r\n", b"*p", b"(s1p", b"A", b"\x00"):
+            token = pcl5.TOKEN.match(bytes([byte]) + following)
+            assert token is not None and token.end() >= 1
+
+
+def test_word_steps_equal_moves_and_texts() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        pitch = rng.choice([10.0, None])
+        one_call = TextLayout(limit=rng.choice([10**6, 30]), pitch=pitch)
+        separate = TextLayout(limit=one_call.limit, pitch=pitch)
+        before = rng.choice(["", "lead ", "x"])
+        for layout in (one_call, separate):
+            layout.text(before)
+        steps = [
+            (rng.choice([0.01, -0.01, 0.1, -0.5, rng.uniform(-1, 1)]), rng.choice("ab!XYZ") * 3)
+            for _ in range(rng.randrange(1, 30))
+        ]
+        one_call.moves_and_words(steps)
+        for dx, word in steps:
+            separate.move(dx=dx)
+            separate.text(word)
+        assert one_call.result() == separate.result() and one_call.full == separate.full
+        if not one_call.full:
+            assert vars(one_call) == vars(separate)
+
+
+def test_long_runs_of_words_and_lines() -> None:
+    # Runs longer than one token (MAX_WORDS_TOKEN, MAX_LINES_TOKEN) read on without a seam.
+    words = b"".join(b"\x1b*p+49Xw%d" % index for index in range(1000))
+    job = parse(b"\x1bE" + words + b"\x0c")
+    assert text_of(job) == " ".join(f"w{index}" for index in range(1000))
+    assert ("pcl_commands", "1001") in job.metadata.extra
+    lines = b"".join(b"line %d\r\n" % index for index in range(1000))
+    assert text_of(parse(b"\x1bE" + lines + b"\x0c")).splitlines() == [
+        f"line {index}" for index in range(1000)
+    ]
+
+
+def test_reading_state_stays_bounded() -> None:
+    # Distinct sequences (typefaces) do not grow the kept readings without end, and megabytes
+    # of text are kept as a few joined blocks, not millions of parts.
+    data = b"\x1bE" + b"".join(b"\x1b(s0p%dT\x1b*p+49Xword" % face for face in range(20_000))
+    reader = Pcl5Reader(data, limit=10**9)
+    reader.run()
+    assert len(reader.sequence_plans) <= pcl5.MAX_SEQUENCE_PLANS
+    assert len(reader.layout.parts) < pcl5.PARTS_BLOCK
+    assert reader.layout.result() == " ".join(["word"] * 20_000)
+
+
+def test_raster_rows_counted_in_every_form() -> None:
+    # ESC*b#W alone (a token of its own), in a combined sequence, in lower case, and cut short.
+    data = b"\x1bE\x1b*r1A\x1b*b2WAB\x1b*b0W\x1b*b2m3WABC\x1b*b1wA1WX\x1b*b1Y\x1b*rB\x1b*b40Wshort"
+    job = parse(data)
+    assert ("raster_rows", "6") in job.metadata.extra
+    assert job.pages[0].image_only and not job.complete
