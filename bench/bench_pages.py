@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fixtures.tools import ghostscript
 from forensics.render.base import RenderedPage, RenderLimits, render_pages
 from forensics.render.ocr import check_available, ocr_page
 
@@ -33,37 +33,24 @@ LINES = [
 ]
 
 
-def document(pages: int) -> str:
-    out = ["%!PS", "/Helvetica findfont 12 scalefont setfont"]
+def document(pages: int, image: bool = False) -> str:
+    """``pages`` pages of 30 text lines; with ``image``, a 128×128 grey image on each (raster
+    data the way a driver sends a picture)."""
+    out = ["%!PS", "/Helvetica findfont 12 scalefont setfont", "/row 128 string def"]
     for number in range(1, pages + 1):
-        y = 720
+        y = 740
         out.append(f"72 {y} moveto (Page {number}) show")
-        for row in range(30):
-            y -= 20
-            out.append(f"72 {y} moveto ({LINES[(row + number) % len(LINES)]}) show")
+        for line in range(30):
+            y -= 14
+            out.append(f"72 {y} moveto ({LINES[(line + number) % len(LINES)]}) show")
+        if image:
+            out.append(
+                f"/y {number} def gsave 72 60 translate 300 220 scale 128 128 8 "
+                "[128 0 0 -128 0 128] { /y y 3 add def 0 1 127 { dup dup mul 7 idiv 1 index "
+                "2 mul add y add 255 and row 3 1 roll put } for row } image grestore"
+            )
         out.append("showpage")
     return "\n".join(out) + "\n"
-
-
-def ghostscript(device: str, resolution: str, pages: int, work: Path) -> bytes:
-    source = work / f"{device}.ps"
-    target = work / f"{device}.out"
-    source.write_text(document(pages))
-    subprocess.run(
-        [
-            "gs",
-            "-q",
-            "-dSAFER",
-            "-dNOPAUSE",
-            "-dBATCH",
-            f"-sDEVICE={device}",
-            f"-r{resolution}",
-            f"-sOutputFile={target}",
-            str(source),
-        ],
-        check=True,
-    )
-    return target.read_bytes()
 
 
 def pclxl_payload(data: bytes) -> bytes:
@@ -96,9 +83,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pfa-bench-pages-") as work_dir:
         work = Path(work_dir)
         jobs = {
-            "tiff (20-page G4 fax, 204x196 dpi)": ("tiff", ghostscript("tiffg4", "204x196", 20, work)),
-            "pclxl (10-page pxlmono, 600 dpi)": ("pclxl", pclxl_payload(ghostscript("pxlmono", "600", 10, work))),
-        }  # fmt: skip
+            "tiff (20-page G4 fax, 204x196 dpi)": (
+                "tiff",
+                ghostscript("tiffg4", document(20), work, "-r204x196"),
+            ),
+            "pclxl (10-page pxlmono, 600 dpi, text + grey image)": (
+                "pclxl",
+                pclxl_payload(ghostscript("pxlmono", document(10, True), work, "-r600")),
+            ),
+            "pcl5 (10-page ljet4 raster, 600 dpi)": (
+                "pcl5",
+                ghostscript("ljet4", document(10), work, "-r600"),
+            ),
+        }
         print(
             f"| job | pages | render pages/s | OCR pages/s (1 process) | OCR pages/s ({args.workers} processes) |"
         )

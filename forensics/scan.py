@@ -36,7 +36,7 @@ from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
 from forensics.evidence.filesystem import FileSystem, WalkedFile, open_filesystem
-from forensics.evidence.image import Image, TskImage, open_image, read_runs
+from forensics.evidence.image import Image, TskImage, open_image, read_runs, read_tolerant
 from forensics.evidence.locate import Location, Locator
 from forensics.formats.base import MAX_PARSE_BYTES, candidates
 from forensics.jobs import (
@@ -625,24 +625,10 @@ class _ImageScan:
     def _read_tolerant(self, offset: int, size: int) -> tuple[int, bytes]:
         """Read a buffer; where the medium can't be read, substitute zeros piece by piece and
         record each unreadable range as a Problem (the hashes then can't be trusted)."""
-        try:
-            return offset, self.image.read(offset, size)
-        except ImageReadError:
-            log.debug("read error at %d; retrying in pieces", offset, exc_info=True)
-        pieces: list[bytes] = []
-        end = min(self.image.size, offset + size)
-        # Pieces aligned on absolute READ_RETRY_PIECE boundaries, so that the lead and overlap of
-        # neighbouring buffers meet the same bad pieces and each is reported once.
-        piece = offset
-        while piece < end:
-            piece_end = min(end, (piece // READ_RETRY_PIECE + 1) * READ_RETRY_PIECE)
-            try:
-                pieces.append(self.image.read(piece, piece_end - piece))
-            except ImageReadError:
-                pieces.append(bytes(piece_end - piece))
-                self._unreadable(piece // READ_RETRY_PIECE)
-            piece = piece_end
-        return offset, b"".join(pieces)
+        data, bad = read_tolerant(self.image, offset, size, READ_RETRY_PIECE, READ_RETRY_PIECE)
+        for start in bad:
+            self._unreadable(start // READ_RETRY_PIECE)
+        return offset, data
 
     def _unreadable(self, piece_index: int) -> None:
         with self._problem_lock:

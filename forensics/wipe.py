@@ -39,7 +39,7 @@ from forensics.diskmap import (
 )
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
-from forensics.evidence.image import Image, format_size
+from forensics.evidence.image import Image, format_size, read_tolerant
 from forensics.records import LocationClass
 from forensics.scan import Progress
 from forensics.verdict import Verdict, WipeEvidence, decide_wipe
@@ -506,28 +506,8 @@ class _Reader:
     def _read_tolerant(self, offset: int, size: int) -> tuple[bytes, np.ndarray]:
         """Bytes at ``offset``; sectors that cannot be read come back as zeros and are listed
         (absolute sector numbers) so that they are reported, not classified."""
-        try:
-            return self.image.read(offset, size), np.zeros(0, np.int64)
-        except ImageReadError:
-            log.debug("read error at %d; retrying in pieces", offset, exc_info=True)
-        pieces: list[bytes] = []
-        bad: list[int] = []
-        end = min(self.size, offset + size)
-        piece = offset
-        while piece < end:
-            piece_end = min(end, (piece // READ_RETRY_PIECE + 1) * READ_RETRY_PIECE)
-            try:
-                pieces.append(self.image.read(piece, piece_end - piece))
-            except ImageReadError:
-                for sector_start in range(piece, piece_end, SECTOR):
-                    sector_end = min(piece_end, sector_start + SECTOR)
-                    try:
-                        pieces.append(self.image.read(sector_start, sector_end - sector_start))
-                    except ImageReadError:
-                        pieces.append(bytes(sector_end - sector_start))
-                        bad.append(sector_start // SECTOR)
-            piece = piece_end
-        return b"".join(pieces), np.asarray(bad, dtype=np.int64)
+        data, bad = read_tolerant(self.image, offset, size, READ_RETRY_PIECE, SECTOR)
+        return data, np.asarray([start // SECTOR for start in bad], dtype=np.int64)
 
 
 # --- per-sector details --------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fixtures import carving
+from fixtures.tools import ghostscript
 from forensics.cli import main
 
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
@@ -31,19 +31,8 @@ def fax_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.write_text(
         f"%!PS\n/Helvetica findfont 14 scalefont setfont 72 700 moveto ({SENTENCE}) show showpage\n"
     )
-    subprocess.run(
-        [
-            "gs",
-            "-q",
-            "-dSAFER",
-            "-dNOPAUSE",
-            "-dBATCH",
-            "-sDEVICE=tiffg4",
-            "-r204x196",
-            f"-sOutputFile={folder / 'fax0001.tif'}",
-            str(source),
-        ],
-        check=True,
+    (folder / "fax0001.tif").write_bytes(
+        ghostscript("tiffg4", source.read_bytes(), folder.parent, "-r204x196")
     )
     return folder
 

@@ -7,6 +7,7 @@ Evidence files are only ever opened read-only, and nothing here reads a whole im
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import stat
@@ -31,6 +32,8 @@ EWF2_SIGNATURE = b"EVF2\x0d\x0a\x81\x00"
 # Logical evidence files (.L01/.Lx01) hold files, not a disk: refuse them with a clear message.
 LEF1_SIGNATURE = b"LVF\x09\x0d\x0a\xff\x00"
 LEF2_SIGNATURE = b"LEF2\x0d\x0a\x81\x00"
+
+log = logging.getLogger(__name__)
 
 MAX_OPEN_SEGMENTS = 64  # file descriptors kept open at once for a split image
 MAX_SPLIT_SEGMENTS = 1_000_000  # bound on the number of split segments followed
@@ -573,6 +576,52 @@ def open_image(path: str | os.PathLike[str]) -> Image:
         paths, problems = split
         return SplitRawImage(paths, problems)
     return RawImage(p)
+
+
+def read_tolerant(
+    image: Image, offset: int, size: int, piece: int, unit: int
+) -> tuple[bytes, list[int]]:
+    """``size`` bytes at ``offset``, never failing on a bad medium: after a failed read the range
+    is read again in ``piece``-aligned pieces (aligned on absolute offsets, so overlapping reads
+    meet the same pieces), a failed piece in ``unit``-sized parts; what cannot be read comes
+    back as zeros. Returns the bytes and the absolute start offsets of the unreadable units."""
+    try:
+        return image.read(offset, size), []
+    except ImageReadError:
+        pass
+    pieces: list[bytes] = []
+    bad: list[int] = []
+    end = min(image.size, offset + size)
+    for start, stop in _aligned(offset, end, piece):
+        try:
+            pieces.append(image.read(start, stop - start))
+            continue
+        except ImageReadError:
+            log.debug("unreadable piece at %d", start, exc_info=True)
+        # The piece failed: read it again unit by unit (when units are smaller than pieces).
+        parts = _aligned(start, stop, unit) if unit < piece else iter([(start, stop)])
+        for part, part_end in parts:
+            data = _read_or_none(image, part, part_end - part) if unit < piece else None
+            if data is None:
+                data = bytes(part_end - part)
+                bad.append(part)
+            pieces.append(data)
+    return b"".join(pieces), bad
+
+
+def _read_or_none(image: Image, offset: int, size: int) -> bytes | None:
+    try:
+        return image.read(offset, size)
+    except ImageReadError:
+        return None
+
+
+def _aligned(start: int, end: int, step: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` cut at the multiples of ``step``."""
+    while start < end:
+        stop = min(end, (start // step + 1) * step)
+        yield start, stop
+        start = stop
 
 
 def read_runs(image: Image, runs: Iterable[ByteRun], offset: int, size: int) -> bytes:

@@ -232,12 +232,8 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
-    import importlib
-    import pkgutil
-
     import forensics.formats as package
+    from forensics.plugins import import_submodules
 
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name != "base":
-            importlib.import_module(f"{package.__name__}.{module.name}")
+    import_submodules(package, skip=("base",))
     _loaded = True

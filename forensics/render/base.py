@@ -160,12 +160,8 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
-    import importlib
-    import pkgutil
-
     import forensics.render as package
+    from forensics.plugins import import_submodules
 
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in ("base", "ocr"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+    import_submodules(package, skip=("base", "ocr"))
     _loaded = True

@@ -5,12 +5,12 @@ it is reported as a finding of that job and page, with the OCR confidence."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from fixtures.tools import ghostscript
 from forensics.detect.rules import load_rules
 from forensics.detect.scanner import Detector
 from forensics.evidence.address import EvidenceAddress
@@ -42,25 +42,7 @@ PRODUCERS = [
 
 
 def produce(device: str, extra: list[str], tmp_path: Path, source: str = PAGE) -> bytes:
-    src = tmp_path / "page.ps"
-    out = tmp_path / f"page.{device}"
-    src.write_text(source)
-    subprocess.run(
-        [
-            "gs",
-            "-q",
-            "-dSAFER",
-            "-dNOPAUSE",
-            "-dBATCH",
-            f"-sDEVICE={device}",
-            *extra,
-            f"-sOutputFile={out}",
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out.read_bytes()
+    return ghostscript(device, source, tmp_path, *extra)
 
 
 def extract(data: bytes, name: str, options: PageOptions) -> Extracted:

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from fixtures.tools import ghostscript as run_ghostscript
 from forensics.render.base import RenderedPage, RenderLimits, render_pages
 
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
@@ -79,19 +80,7 @@ showpage
 
 
 def ghostscript(device: str, source: str, folder: Path, *extra: str) -> bytes:
-    name = f"{device}-{abs(hash((source, extra)))}"
-    src = folder / f"{name}.ps"
-    out = folder / f"{name}.out"
-    src.write_text(source)
-    subprocess.run(
-        [
-            *("gs", "-q", "-dSAFER", "-dNOPAUSE", "-dBATCH", f"-sDEVICE={device}", "-r300"),
-            *(*extra, f"-sOutputFile={out}", str(src)),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return out.read_bytes()
+    return run_ghostscript(device, source, folder, "-r300", *extra)
 
 
 def payload(stream: bytes) -> bytes:
