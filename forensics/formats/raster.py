@@ -605,6 +605,17 @@ def decode_page(data: bytes, page: RasterPage, max_bytes: int = MAX_DECODED_BYTE
     planes). Raises ValueError for a page beyond ``DECODE_MAX_PIXELS`` / ``max_bytes`` or whose
     data is damaged.
     """
+    lines, problem = decode_page_partial(data, page, max_bytes)
+    if problem:
+        raise ValueError(problem)
+    return lines
+
+
+def decode_page_partial(
+    data: bytes, page: RasterPage, max_bytes: int = MAX_DECODED_BYTES
+) -> tuple[np.ndarray, str | None]:
+    """Like ``decode_page``, but damaged data gives the lines decoded before the damage (the
+    rest blank) and the reason. Pages beyond the limits still raise ValueError."""
     if page.width * page.height > DECODE_MAX_PIXELS or _check_geometry(page):
         raise ValueError(f"page {page.number}: {page.width}x{page.height} not decoded")
     size = page.lines * page.bytes_per_line
@@ -612,14 +623,13 @@ def decode_page(data: bytes, page: RasterPage, max_bytes: int = MAX_DECODED_BYTE
         raise ValueError(f"page {page.number}: {size} bytes exceeds the output limit")
     if not page.compressed:
         raw = data[page.data_offset : page.data_offset + size]
-        if len(raw) < size:
-            raise ValueError(f"page {page.number}: data truncated")
-        return np.frombuffer(raw, dtype=np.uint8).reshape(page.lines, page.bytes_per_line).copy()
-    out = bytearray(size)
-    problem = _decode_compressed(data, page, out)
-    if problem:
-        raise ValueError(problem)
-    return np.frombuffer(bytes(out), dtype=np.uint8).reshape(page.lines, page.bytes_per_line)
+        problem = None if len(raw) == size else f"page {page.number}: data truncated"
+        out = bytearray(raw.ljust(size, bytes([page.blank])))
+    else:
+        out = bytearray(bytes([page.blank]) * size)
+        problem = _decode_compressed(data, page, out)
+    lines = np.frombuffer(bytes(out), dtype=np.uint8).reshape(page.lines, page.bytes_per_line)
+    return lines, problem
 
 
 def _resolution(page: RasterPage) -> str | None:

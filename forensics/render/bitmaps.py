@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,7 +43,7 @@ class RasterRenderer(PageRenderer):
                 return
             try:
                 check_page_size(page.width, page.height, limits)
-                lines = raster.decode_page(data, page)
+                lines, damage = raster.decode_page_partial(data, page)
             except (RenderError, ValueError) as exc:
                 log.debug("raster page %d not decoded", page.number, exc_info=True)
                 yield _blank_note(page, str(exc))
@@ -57,6 +58,8 @@ class RasterRenderer(PageRenderer):
                 image=image,
                 dpi=(float(x), float(y)) if x and y else None,
                 renderer=self.name,
+                complete=damage is None,
+                notes=[f"{damage}; the rest of the page is blank"] if damage else [],
             )
 
 
@@ -101,6 +104,13 @@ class PictureRenderer(PageRenderer):
     formats = ("tiff", "jpeg")
 
     def render(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
+        # Pillow warns (UserWarning) about damaged tags and EXIF; evidence is often damaged,
+        # and what matters is whether the pixels decode.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield from self._frames(data, limits)
+
+    def _frames(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
         try:
             picture = Image.open(io.BytesIO(data))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
