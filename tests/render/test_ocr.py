@@ -38,6 +38,10 @@ PRODUCERS = [
     ("tiffg3", ["-r204x98"], "tiff"),
     ("jpeggray", ["-r200"], "jpeg"),
     ("pwgraster", ["-r300"], "pwg-raster"),
+    # Ghostscript's PCL XL: text as downloaded bitmap glyphs with no character codes, so OCR
+    # is the only way to read it; the pages belong to the PCL XL job inside the PJL job.
+    ("pxlmono", ["-r300"], "pclxl"),
+    ("pxlcolor", ["-r300"], "pclxl"),
 ]
 
 
@@ -62,7 +66,7 @@ def test_sentence_read_back_and_ssn_reported_with_job_and_page(
     previews = tmp_path / "pages"
     previews.mkdir()
     out = extract(data, f"scan.{device}", PageOptions(previews=previews))
-    job = out.jobs[0]
+    (job,) = [j for j in out.jobs if j.rendered_pages]
     assert job.format == fmt
     (page,) = job.rendered_pages
     assert page["number"] == 1 and page["ocr"] is True
