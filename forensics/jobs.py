@@ -44,6 +44,7 @@ from forensics.render.ocr import (
     OcrUnavailable,
     digit_variant,
     ocr_page,
+    text_likely,
 )
 from forensics.store import CaseStore
 
@@ -357,8 +358,14 @@ class JobExtractor:
         options = self.pages
         pages, notes = render_pages(parsed.format, data)
         parsed.notes.extend(notes)
-        inked = [page for page in pages if page.has_ink()] if options.ocr else []
         results: dict[int, OcrResult | str] = {}
+        inked: list[RenderedPage] = []
+        for page in pages if options.ocr else []:
+            worth, why = text_likely(page)
+            if worth:
+                inked.append(page)
+            else:
+                results[page.number] = why
         if inked:
             threads = 1 if _IN_WORKER else max(1, options.workers)  # workers: one page at a time
             with ThreadPoolExecutor(threads) as pool:

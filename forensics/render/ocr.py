@@ -31,6 +31,7 @@ OCR_DPI = 300
 OCR_TIMEOUT_SECONDS = 120
 MAX_OCR_SIDE = 7000  # pixels; larger page images are scaled down first
 DEFAULT_LANGUAGE = "eng"
+MAX_TEXT_COVERAGE = 0.40  # share of dark pixels above which a page is a picture, not text
 
 # Validators whose own rules re-check a value read from a digit-corrected OCR text: checksums
 # (Luhn, IBAN mod 97, ABA) and the SSN area/group/serial rules.
@@ -107,6 +108,24 @@ def _for_ocr(page: RenderedPage) -> tuple[Image.Image, int]:
         image = image.resize(size, Image.Resampling.LANCZOS)
         dpi = dpi * scale
     return image, max(70, round(dpi))
+
+
+def text_likely(page: RenderedPage) -> tuple[bool, str]:
+    """Whether a page may hold text worth OCR, from its ink coverage (cheap, on a thumbnail).
+
+    Printed and scanned text covers a few to ~25 % of a page with dark ink; a blank page none;
+    a photograph, a halftone or random raster data half or more. Tesseract spends seconds on
+    such pages and reads nothing, so they are left out with a note."""
+    thumbnail = page.image.convert("L")
+    thumbnail.thumbnail((600, 600))
+    histogram = thumbnail.histogram()
+    total = sum(histogram) or 1
+    dark = sum(histogram[:128]) / total
+    if dark == 0:
+        return False, "blank page: not OCR'd"
+    if dark > MAX_TEXT_COVERAGE:
+        return False, f"{dark:.0%} of the page is dark (a picture or raster data?): not OCR'd"
+    return True, ""
 
 
 def ocr_page(page: RenderedPage, language: str = DEFAULT_LANGUAGE) -> OcrResult:

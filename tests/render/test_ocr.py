@@ -154,3 +154,17 @@ def test_blank_page_has_no_ink() -> None:
     inked = Image.new("L", (100, 100), 255)
     inked.putpixel((50, 50), 0)
     assert RenderedPage(1, inked, None, "test").has_ink()
+
+
+def test_pictures_and_noise_are_not_sent_to_tesseract() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    noise = Image.fromarray((rng.random((800, 600)) * 255).astype("uint8"), "L")
+    worth, why = ocr.text_likely(RenderedPage(1, noise, (100.0, 100.0), "test"))
+    assert not worth and "picture" in why
+    blank = RenderedPage(1, Image.new("L", (600, 800), 255), None, "test")
+    assert ocr.text_likely(blank) == (False, "blank page: not OCR'd")
+    text = Image.new("L", (600, 800), 255)
+    text.paste(0, (50, 50, 550, 70))  # a line of ink
+    assert ocr.text_likely(RenderedPage(1, text, None, "test"))[0]
