@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 
 from forensics.formats.base import (
@@ -1010,6 +1011,178 @@ class Pcl5Reader:
 
 def clean_label(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", text).strip()
+
+
+# -- the command stream, for other readers (the page renderer) ------------------------------------
+
+# Keys of the items iter_commands yields besides parameterised commands (Command.key, "*bW") and
+# two-character commands (the character after the ESC, "E").
+TEXT = "text"  # printable bytes (payload)
+CONTROL = "control"  # one control code other than ESC (payload)
+HPGL = "hpgl"  # HP-GL/2 instructions after ESC%#B, up to the next ESC (payload)
+MALFORMED = "malformed"  # an ESC that starts no well-formed sequence: skipped
+CUT = "cut"  # the data ends inside an escape sequence
+# The start of a parameterised sequence without its termination character, up to the data's end.
+SEQUENCE_START = re.compile(rb"\x1b[\x21-\x2f][\x60-\x7e]?(?:[+-]?[0-9.]*[\x60-\x7e])*[+-]?[0-9.]*")
+SEQUENCE_START_CHARS = MAX_COMBINED * (MAX_VALUE_CHARS + 1) + 3
+WORD_STEP_BYTES = re.compile(rb"\x1b\*p([+-][0-9]+)X([\x21-\x7e]+)")  # WORD_STEPS on bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItem:
+    """One thing of a PCL 5 stream in order: a command, a text run, a control code."""
+
+    offset: int  # of the escape sequence (all commands of a combined one share it) or the bytes
+    key: str
+    value: str = ""  # the value field as written, sign included
+    payload: bytes = b""  # data of a data command, cut to the bytes present; text; control
+
+    @property
+    def number(self) -> float:
+        return number(self.value)
+
+
+def iter_commands(data: bytes) -> Iterator[StreamItem]:
+    """The commands, text runs and control codes of a PCL 5 stream up to its end or a UEL, read
+    as Pcl5Reader reads them (the same TOKEN forms, the same general decoder, data commands
+    skipped by their length), for readers that act on commands the parser does not keep.
+
+    A data command whose data the stream cuts short has a payload shorter than its value."""
+    pos = 0
+    size = len(data)
+    next_token = TOKEN.match
+    plans: dict[bytes, tuple[tuple[str, str], ...] | None] = {}
+    while pos < size:
+        token = next_token(data, pos)
+        assert token is not None  # TOKEN matches any byte
+        kind = token.lastgroup
+        end = token.end()
+        if kind == "raster_row":
+            length = number(token.group("row_length"))
+            stop = min(end + (int(length) if length > 0 else 0), size)
+            yield StreamItem(pos, "*bW", token.group("row_length").decode(), data[end:stop])
+            pos = stop
+        elif kind == "text":
+            yield StreamItem(pos, TEXT, payload=token.group())
+            pos = end
+        elif kind == "move":
+            axis = token.group("move_axis").decode()
+            yield StreamItem(pos, "*p" + axis, token.group("move_value").decode())
+            pos = end
+        elif kind == "position":
+            yield StreamItem(pos, "*pX", token.group("position_x").decode())
+            yield StreamItem(pos, "*pY", token.group("position_y").decode())
+            pos = end
+        elif kind == "words":
+            for step in WORD_STEP_BYTES.finditer(token.group()):
+                yield StreamItem(pos + step.start(), "*pX", step.group(1).decode())
+                yield StreamItem(pos + step.start(2), TEXT, payload=step.group(2))
+            pos = end
+        elif kind == "lines":
+            block = token.group()
+            start = 0
+            for line_end in LINE_ENDS.finditer(block):
+                if line_end.start() > start:
+                    yield StreamItem(pos + start, TEXT, payload=block[start : line_end.start()])
+                yield StreamItem(pos + line_end.start(), CONTROL, payload=b"\r")
+                yield StreamItem(pos + line_end.start() + 1, CONTROL, payload=b"\n")
+                start = line_end.end()
+            pos = end
+        elif kind == "control":
+            yield StreamItem(pos, CONTROL, payload=data[pos : pos + 1])
+            pos = end
+        elif kind == "two_character":
+            second = chr(data[pos + 1])
+            yield StreamItem(pos, second)
+            pos += 2
+            if second == "Y":  # display functions: bytes print as-is up to ESC Z
+                stop = data.find(b"\x1bZ", pos)
+                stop = size if stop < 0 else stop
+                if stop > pos:
+                    yield StreamItem(pos, TEXT, payload=data[pos:stop])
+                pos = stop
+        elif kind == "sequence":
+            sequence = token.group()
+            if sequence in plans:
+                plan = plans[sequence]
+            else:
+                plan = _sequence_commands(sequence)
+                if len(plans) >= MAX_SEQUENCE_PLANS:
+                    plans.clear()
+                plans[sequence] = plan
+            if plan is None:  # a data command: the general decoder
+                pos = yield from _iter_escape(data, pos)
+                continue
+            for key, value in plan:
+                yield StreamItem(pos, key, value)
+                if enters_hpgl(key):
+                    pos = yield from _iter_hpgl(data, end)
+                    break
+            else:
+                pos = end
+        elif kind == "escape":
+            pos = yield from _iter_escape(data, pos)
+        else:  # the UEL ends the PCL stream
+            return
+
+
+def _sequence_commands(sequence: bytes) -> tuple[tuple[str, str], ...] | None:
+    """(key, value field) of each command of a ``sequence`` token, as plan_sequence reads them;
+    None when one carries data."""
+    prefix = chr(sequence[1])
+    group = chr(sequence[2]) if sequence[2] in GROUP_OR_PARAMETER else ""
+    commands = tuple(
+        (prefix + group + letter.decode().upper(), value.decode())
+        for value, letter in SEQUENCE_COMMAND.findall(sequence, 2 + len(group))
+    )
+    if any(carries_data(key, group) for key, _ in commands):
+        return None
+    return commands
+
+
+def _iter_hpgl(data: bytes, pos: int) -> Generator[StreamItem, None, int]:
+    """HP-GL/2 mode from ``pos`` to the next ESC (Pcl5Reader._hpgl stops there too)."""
+    stop = data.find(b"\x1b", pos)
+    stop = len(data) if stop < 0 else stop
+    if stop > pos:
+        yield StreamItem(pos, HPGL, payload=data[pos:stop])
+    return stop
+
+
+def _iter_escape(data: bytes, pos: int) -> Generator[StreamItem, None, int]:
+    """The general decoder (Pcl5Reader._escape) at ``data[pos] == ESC``: yields the items,
+    returns the offset after them."""
+    size = len(data)
+    if pos + 1 >= size:
+        yield StreamItem(pos, CUT)
+        return size
+    parsed = _parse_sequence(data, pos)
+    if parsed is None:
+        if size - pos <= SEQUENCE_START_CHARS and SEQUENCE_START.fullmatch(data, pos):
+            yield StreamItem(pos, CUT)  # a sequence that only the end of the data cuts short
+            return size
+        yield StreamItem(pos, MALFORMED)
+        return pos + 1
+    commands, cursor = parsed
+    parameterised, group = commands[0][0].parameterised, commands[0][0].group
+    while True:
+        for command, _lower in commands:
+            key = command.key
+            payload = b""
+            if carries_data(key, group):
+                length = int(command.number) if command.number > 0 else 0
+                payload = data[cursor : cursor + length]
+                cursor += len(payload)
+            yield StreamItem(pos, key, command.value, payload)
+            if enters_hpgl(key):
+                return (yield from _iter_hpgl(data, cursor))
+        last = commands[-1]
+        if not (last[1] and carries_data(last[0].key, group)) or cursor >= size:
+            return cursor
+        more = _continue_sequence(data, cursor, parameterised, group, pos)
+        if more is None:
+            return cursor
+        commands, cursor = more
 
 
 def _valid_sequences(head: bytes, need: int) -> int:
