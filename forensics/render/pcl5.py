@@ -228,10 +228,9 @@ def decode_delta_row(seed: bytearray, data: bytes) -> None:
     is not 255). A row of no data repeats the seed row."""
     size = len(seed)
     pos, end, out = 0, len(data), 0
-    while pos < end:
+    while pos < end:  # the hot loop of delta-row pages: few calls in it
         command = data[pos]
         pos += 1
-        count = (command >> 5) + 1
         offset = command & 0x1F
         if offset == 31:
             while pos < end:
@@ -243,11 +242,16 @@ def decode_delta_row(seed: bytearray, data: bytes) -> None:
         out += offset
         if out >= size:
             break
-        replacement = data[pos : pos + count]
-        pos += len(replacement)
-        take = min(len(replacement), size - out)
-        seed[out : out + take] = replacement[:take]
-        out += len(replacement)
+        stop = pos + (command >> 5) + 1
+        if stop > end:
+            stop = end
+        count = stop - pos
+        if out + count <= size:
+            seed[out : out + count] = data[pos:stop]
+        else:
+            seed[out:size] = data[pos : pos + size - out]
+        out += count
+        pos = stop
 
 
 def decode_replacement_delta(seed: bytearray, data: bytes) -> None:
@@ -485,6 +489,7 @@ class RasterBlock:
 @dataclass
 class PageState:
     number_marked: bool = False  # the parser counts this page (see Pcl5Reader._eject)
+    has_text: bool = False
     canvas: Canvas | None = None
     geometry: Geometry | None = None
     complete: bool = True
@@ -625,6 +630,7 @@ class Interpreter:
         self.x += len(payload) * self.hmi
         if payload.strip():
             self.page.number_marked = True
+            self.page.has_text = True
 
     def control(self, byte: int) -> None:
         """PCL5 TRM ch. 3 "Control Codes"."""
@@ -1045,6 +1051,8 @@ class Interpreter:
             self.page_count += 1
         if page.canvas is not None and (page.number_marked or force):
             geometry = page.canvas.geometry
+            if page.has_text:
+                page.note("the page's text is not drawn (the parser reads it)")
             self.finished.append(
                 RenderedPage(
                     number=self.page_count,

@@ -311,6 +311,11 @@ def test_page_numbers_follow_the_parser(gs_jobs: dict[str, bytes]) -> None:
     job = b"\x1bE" + b"A text-only cover page\r\n\x0c" + raster
     pages, notes = render(job)
     assert notes == [] and [page.number for page in pages] == [2]
+    assert pages[0].complete and pages[0].notes == []
+    # Text on a raster page is not drawn, and the page says so.
+    mixed = raster.replace(b"\x1b*r1A", b"Cover note\r\x1b*r1A", 1)
+    page = render(mixed)[0][0]
+    assert page.number == 1 and page.notes == ["the page's text is not drawn (the parser reads it)"]
     parsed = Pcl5Parser().parse(job, ParseContext())
     assert [ref.number for ref in parsed.pages if ref.image_only] == [2]
 
