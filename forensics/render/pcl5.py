@@ -222,10 +222,11 @@ def decode_packbits(seed: bytearray, data: bytes) -> None:
     seed[:] = bytes(out[:size]).ljust(size, b"\0")
 
 
-def decode_delta_row(seed: bytearray, data: bytes) -> None:
-    """Mode 3: command byte = bits 7–5 bytes to replace − 1, bits 4–0 offset from the byte
-    after the last replaced one; offset 31 continues in the next bytes (each added, until one
-    is not 255). A row of no data repeats the seed row."""
+def decode_delta_row(seed: bytearray, data: bytes) -> bool:
+    """Mode 3 (PCL XL's DeltaRowCompression uses the same commands): command byte = bits 7–5
+    bytes to replace − 1, bits 4–0 offset from the byte after the last replaced one; offset 31
+    continues in the next bytes (each added, until one is not 255). A row of no data repeats
+    the seed row. Returns True when replacement bytes past the row's end were dropped."""
     size = len(seed)
     pos, end, out = 0, len(data), 0
     while pos < end:  # the hot loop of delta-row pages: few calls in it
@@ -241,7 +242,7 @@ def decode_delta_row(seed: bytearray, data: bytes) -> None:
                     break
         out += offset
         if out >= size:
-            break
+            return pos < end  # the rest of the row's data lies past its end
         stop = pos + (command >> 5) + 1
         if stop > end:
             stop = end
@@ -250,8 +251,10 @@ def decode_delta_row(seed: bytearray, data: bytes) -> None:
             seed[out : out + count] = data[pos:stop]
         else:
             seed[out:size] = data[pos : pos + size - out]
+            return True
         out += count
         pos = stop
+    return False
 
 
 def decode_replacement_delta(seed: bytearray, data: bytes) -> None:

@@ -71,6 +71,7 @@ from forensics.render.base import (
     RenderLimits,
     check_page_size,
 )
+from forensics.render.pcl5 import decode_delta_row
 
 log = logging.getLogger(__name__)
 
@@ -569,28 +570,8 @@ def delta_row_chunks(
         end = pos + count
         if end > size:
             break
-        out = 0
-        while pos < end:
-            command = data[pos]
-            pos += 1
-            replace_count = (command >> 5) + 1
-            offset = command & 0x1F
-            if offset == 31:
-                while pos < end:
-                    extra = data[pos]
-                    pos += 1
-                    offset += extra
-                    if extra != 255:
-                        break
-            out += offset
-            replacement = data[pos : min(pos + replace_count, end)]
-            pos += len(replacement)
-            room = max(min(len(replacement), row_bytes - out), 0)
-            if room < len(replacement):
-                state.overflows += 1  # bytes past the row's end are dropped
-            if room:
-                seed[out : out + room] = replacement[:room]
-            out += len(replacement)
+        if decode_delta_row(seed, data[pos:end]):
+            state.overflows += 1  # bytes past the row's end are dropped
         pos = end
         chunk += seed
         in_chunk += 1
