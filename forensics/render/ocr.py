@@ -118,13 +118,19 @@ def text_likely(page: RenderedPage) -> tuple[bool, str]:
     such pages and reads nothing, so they are left out with a note."""
     thumbnail = page.image.convert("L")
     thumbnail.thumbnail((600, 600))
-    histogram = thumbnail.histogram()
-    total = sum(histogram) or 1
-    dark = sum(histogram[:128]) / total
-    if dark == 0:
+    dark = thumbnail.point(lambda v: 255 if v < 128 else 0)
+    box = dark.getbbox()
+    if box is None:
         return False, "blank page: not OCR'd"
-    if dark > MAX_TEXT_COVERAGE:
-        return False, f"{dark:.0%} of the page is dark (a picture or raster data?): not OCR'd"
+    # Coverage inside the inked area: a small picture on a text page does not hide the text,
+    # and a page that is only a picture or raster noise is judged by the picture.
+    inked = dark.crop(box).histogram()
+    share = inked[255] / (sum(inked) or 1)
+    if share > MAX_TEXT_COVERAGE:
+        return (
+            False,
+            f"{share:.0%} of the inked area is dark (a picture or raster data?): not OCR'd",
+        )
     return True, ""
 
 

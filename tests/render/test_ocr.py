@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from fixtures.tools import ghostscript
 from forensics.detect.rules import load_rules
@@ -166,5 +166,11 @@ def test_pictures_and_noise_are_not_sent_to_tesseract() -> None:
     blank = RenderedPage(1, Image.new("L", (600, 800), 255), None, "test")
     assert ocr.text_likely(blank) == (False, "blank page: not OCR'd")
     text = Image.new("L", (600, 800), 255)
-    text.paste(0, (50, 50, 550, 70))  # a line of ink
+    draw = ImageDraw.Draw(text)
+    for line in range(30):
+        draw.text((40, 40 + 24 * line), SENTENCE, fill=0)
     assert ocr.text_likely(RenderedPage(1, text, None, "test"))[0]
+    picture = Image.new("L", (600, 800), 255)
+    picture.paste(30, (100, 100, 500, 400))  # a dark photograph on a white page
+    worth, why = ocr.text_likely(RenderedPage(1, picture, None, "test"))
+    assert not worth and "inked area" in why
