@@ -359,6 +359,10 @@ def _cups_page(fields: Any, number: int, offset: int, header_size: int, version:
 def _urf_page(fields: Any, number: int, offset: int) -> RasterPage:
     space, colors = URF_COLOR_SPACES.get(fields.color_space, (_DEVICE_BASE, 1))
     bits = fields.bits_per_pixel
+    if bits == 1 and space == 18:
+        # Apple raster defines sGray at 8 bits only; 1-bit "sGray" pages (Ghostscript's urf
+        # device writes them) carry 1 = ink, as a CUPS black (K) page: blank is 0.
+        space = 3
     resolution = fields.resolution
     page = RasterPage(
         number=number,

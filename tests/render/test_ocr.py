@@ -38,6 +38,8 @@ PRODUCERS = [
     ("tiffg3", ["-r204x98"], "tiff"),
     ("jpeggray", ["-r200"], "jpeg"),
     ("pwgraster", ["-r300"], "pwg-raster"),
+    ("urf", ["-r300"], "urf"),
+    ("ljet4", ["-r300"], "pcl5"),  # PCL 5 raster graphics
     # Ghostscript's PCL XL: text as downloaded bitmap glyphs with no character codes, so OCR
     # is the only way to read it; the pages belong to the PCL XL job inside the PJL job.
     ("pxlmono", ["-r300"], "pclxl"),
