@@ -35,6 +35,7 @@ from forensics.formats.base import (
     NotThisFormat,
     ParseContext,
     ParsedJob,
+    clean_field,
 )
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,8 @@ MAX_RECORD_TEXTS = 10_000  # one DecodedText per record up to here, then grouped
 GROUP_SIZE = 500
 MAX_COLUMNS = 512
 MAX_CELL_CHARS = 4096
-MAX_FIELD_CHARS = 1024
 MAX_XML_DEPTH = 64
 SNIFF_CHARS = 16 * 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Column / key roles, tried in order: the first that matches a normalised key wins.
 _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -93,13 +92,6 @@ _KEY_COLON = re.compile(r"\s*([A-Za-z_][\w.\-/ ]{0,127}?)\s*:\s*(.*?)\s*")
 _KEY_SPACE = re.compile(r"\s*([A-Za-z_][\w.\-/]{0,127})[ \t]+(\S.*?)\s*")
 _COMMENT = re.compile(r"\s*(#|;|//|!)")
 _LDIF_ATTRIBUTE = re.compile(r"([A-Za-z][\w\-]*(?:;[\w\-]+)*)(::?|:<)\s?(.*)")
-
-
-def _clean(text: object, limit: int = MAX_FIELD_CHARS) -> str | None:
-    if text is None:
-        return None
-    cleaned = _CONTROL_CHARS.sub("", str(text)).strip()[:limit]
-    return cleaned or None
 
 
 def _normal(key: str) -> str:
@@ -470,7 +462,7 @@ def _ldif_entry(lines: list[tuple[int, str]]) -> tuple[Record | None, int]:
     if not fields:
         return None, errors
     dn = next((value for key, value in fields if key.lower() == "dn"), "")
-    return Record(fields, lines[0][0], label=_clean(dn, 120) or ""), errors
+    return Record(fields, lines[0][0], label=clean_field(dn, 120) or ""), errors
 
 
 # ------------------------------------------------------------------------------ XML
@@ -746,7 +738,7 @@ def _credential_keys(records: list[Record]) -> str:
                 full = f"{record.label} {key}".strip() if record.label.startswith("[") else key
                 if full not in keys:
                     keys.append(full)
-    return _clean(", ".join(keys[:50])) or ""
+    return clean_field(", ".join(keys[:50])) or ""
 
 
 class AddressBookParser(FormatParser):
@@ -876,7 +868,9 @@ class JobLogParser(FormatParser):
 
         def value(record: Record, wanted: str) -> str | None:
             column = columns.get(wanted)
-            return next((_clean(v) for k, v in record.fields if k == column and v.strip()), None)
+            return next(
+                (clean_field(v) for k, v in record.fields if k == column and v.strip()), None
+            )
 
         first, last = table.records[0], table.records[-1]
         users = {value(record, "user") for record in table.records} - {None}
@@ -894,12 +888,12 @@ class JobLogParser(FormatParser):
             job.notes.append("log dates carry no time zone; ISO values assume UTC")
         extra = [
             ("records", str(len(table.records))),
-            ("users", _clean(", ".join(sorted(u for u in users if u)[:100])) or ""),
+            ("users", clean_field(", ".join(sorted(u for u in users if u)[:100])) or ""),
             ("documents", str(len(documents))),
             ("pages-total", str(pages_total) if pages_total else ""),
             ("first-date", first_date or ""),
             ("last-date", last_date or ""),
-            ("columns", _clean(", ".join(table.header)) or ""),
+            ("columns", clean_field(", ".join(table.header)) or ""),
         ]
         job.metadata = JobMetadata(
             user=value(first, "user"),
@@ -1020,10 +1014,10 @@ class ConfigParser(FormatParser):
                 if role(key) != _SECRET_ROLE and re.search(
                     r"smtp|ldap|bind.?dn|server|host|ssid|domain", key, re.I
                 ):
-                    cleaned = _clean(value, 256)
+                    cleaned = clean_field(value, 256)
                     label = f"{record.label} {key}" if record.label.startswith("[") else key
                     if cleaned:
-                        notable.append((_clean(label, 128) or key, cleaned))
+                        notable.append((clean_field(label, 128) or key, cleaned))
         job.metadata = JobMetadata(
             document_format=f"configuration ({source})",
             extra=(

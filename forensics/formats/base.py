@@ -14,6 +14,7 @@ Rules every parser follows (DESIGN.md, "Formats"):
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,6 +25,21 @@ MAX_DECODED_BYTES = 64 * 1024 * 1024  # output of one decoder (Flate, LZW, ...)
 MAX_TEXT_CHARS = 8 * 1024 * 1024  # decoded text kept per job
 MAX_EMBEDDED = 256  # embedded payloads per job (PJL languages, EMF pages, ZIP parts)
 MAX_DEPTH = 4  # recursion: PJL → PCL XL → ...
+MAX_FIELD_CHARS = 1024  # one metadata string (user, document name, ...)
+
+_WHITESPACE_CONTROLS = re.compile(r"[\t\n\v\f\r]+")
+_OTHER_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0 and C1, DEL
+
+
+def clean_field(value: object, limit: int = MAX_FIELD_CHARS) -> str | None:
+    """A metadata string as JobMetadata wants it: line breaks and tabs as spaces, other control
+    characters removed (a NUL-padded or misdecoded name keeps its letters together), stripped,
+    at most ``limit`` characters; None when nothing is left."""
+    if value is None:
+        return None
+    text = _OTHER_CONTROLS.sub("", _WHITESPACE_CONTROLS.sub(" ", str(value)))
+    text = text.strip()[:limit].strip()
+    return text or None
 
 
 class NotThisFormat(Exception):

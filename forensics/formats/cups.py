@@ -30,14 +30,13 @@ from forensics.formats.base import (
     NotThisFormat,
     ParseContext,
     ParsedJob,
+    clean_field,
     yara_hex,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_FIELD_CHARS = 1024
 MAX_CONTROL_FILE_BYTES = 1024 * 1024  # the attributes of one job; CUPS' own are a few KiB
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # scheduler/job.c names control files "c%05d"; saves go through "c%05d.N" and keep "c%05d.O".
 _CONTROL_NAME = re.compile(r"c(\d{5,})(?:\.[NO])?")
@@ -80,14 +79,6 @@ _EXTRA_ATTRIBUTES = (
 )
 
 
-def _clean(text: object, limit: int = MAX_FIELD_CHARS) -> str | None:
-    """Metadata string: control characters removed, stripped, bounded; None when empty."""
-    if text is None:
-        return None
-    cleaned = _CONTROL_CHARS.sub("", str(text)).strip()[:limit]
-    return cleaned or None
-
-
 def _job_number_from_name(name: str | None) -> str | None:
     if not name:
         return None
@@ -104,7 +95,7 @@ def _text(message: ipp.IppMessage, name: str) -> str | None:
     value = message.value(name)
     if value is None or isinstance(value, ipp.OutOfBand | ipp.IppCollection):
         return None
-    return _clean(ipp.value_text(value))
+    return clean_field(ipp.value_text(value))
 
 
 def _integer(message: ipp.IppMessage, name: str) -> int | None:
@@ -130,7 +121,7 @@ def _printer_name(uri: str | None) -> str | None:
     if not uri:
         return None
     match = re.search(r"/(?:printers|classes)/([^/?#]+)", uri)
-    return _clean(match.group(1)) if match else None
+    return clean_field(match.group(1)) if match else None
 
 
 def _media(message: ipp.IppMessage) -> str | None:
@@ -141,7 +132,7 @@ def _media(message: ipp.IppMessage) -> str | None:
     if isinstance(media_col, ipp.IppCollection):
         size_name = media_col.get("media-size-name")
         if size_name is not None and isinstance(size_name.first, str):
-            return _clean(size_name.first)
+            return clean_field(size_name.first)
         size = media_col.get("media-size")
         if size is not None and isinstance(size.first, ipp.IppCollection):
             x = size.first.get("x-dimension")
@@ -160,7 +151,7 @@ def _password(message: ipp.IppMessage) -> str | None:
     """job-password (PWG 5100.11 octetString): clear text when it decodes, else hex."""
     value = message.value("job-password")
     if isinstance(value, bytes | str) and value:
-        return _clean(ipp.value_text(value))
+        return clean_field(ipp.value_text(value))
     return None
 
 
@@ -236,7 +227,7 @@ class CupsControlParser(FormatParser):
             attribute = message.find(attribute_name)
             if attribute is None:
                 continue
-            text = _clean(", ".join(ipp.value_text(v.value) for v in attribute.values))
+            text = clean_field(", ".join(ipp.value_text(v.value) for v in attribute.values))
             if text:
                 extra.append((attribute_name, text))
         processing = _time(message, "processing")
@@ -361,7 +352,7 @@ class _PageLine:
 
 def _value(text: str | None) -> str | None:
     """cupsd writes "-" for an attribute the job does not have."""
-    return None if text in (None, "-", "") else _clean(text)
+    return None if text in (None, "-", "") else clean_field(text)
 
 
 class CupsPageLogParser(FormatParser):
@@ -426,22 +417,22 @@ class CupsPageLogParser(FormatParser):
         extra = [
             ("lines", str(len(entries))),
             ("jobs", str(len(jobs))),
-            ("users", _clean(", ".join(sorted(users))) or ""),
-            ("printers", _clean(", ".join(sorted(printers))) or ""),
+            ("users", clean_field(", ".join(sorted(users))) or ""),
+            ("printers", clean_field(", ".join(sorted(printers))) or ""),
             ("first-time", first.time or ""),
             ("last-time", last.time or ""),
         ]
         if hosts:
-            extra.append(("hosts", _clean(", ".join(sorted(str(h) for h in hosts))) or ""))
+            extra.append(("hosts", clean_field(", ".join(sorted(str(h) for h in hosts))) or ""))
         if totals:
             extra.append(("total-lines", str(len(totals))))
         if _value(first.billing):
             extra.append(("job-billing", _value(first.billing) or ""))
         job.metadata = JobMetadata(
-            user=_clean(first.user),
+            user=clean_field(first.user),
             host=_value(first.host),
             job_name=_value(first.job_name),
-            printer=_clean(first.printer),
+            printer=clean_field(first.printer),
             job_id=first.job if single_job else None,
             submitted=first.time,
             completed=last.time,

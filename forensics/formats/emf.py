@@ -19,7 +19,6 @@ from __future__ import annotations
 import array
 import logging
 import math
-import re
 import struct
 import sys
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import construct
 from construct import Bytes, Float32l, Int16ul, Int32sl, Int32ul, Struct
 
 from forensics.formats.base import (
+    MAX_FIELD_CHARS,
     MAX_TEXT_CHARS,
     DecodedText,
     FormatParser,
@@ -38,6 +38,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,6 @@ MWT_IDENTITY, MWT_SET = 1, 4
 MAX_EMF_RECORDS = 1_000_000  # records walked in one metafile
 MAX_FONT_HANDLES = 65_536  # font objects remembered (ihFont is a 32-bit index)
 MAX_POLYTEXT_STRINGS = 4_096  # EmrText entries of one EMR_POLYTEXTOUT
-MAX_FIELD_CHARS = 1024  # metadata strings (ParsedJob contract)
 # Standard Macintosh glyph order: ids 3..97 are U+0020..U+007E (see module docstring).
 GLYPH_ASCII_FIRST, GLYPH_ASCII_LAST, GLYPH_ASCII_SHIFT = 3, 97, 29
 
@@ -158,17 +158,6 @@ _XFORM = Struct(
 _RECORD_HEAD = struct.Struct("<II")  # Type, Size: MS-EMF §2.3 record header
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean_field(value: str | None, limit: int = MAX_FIELD_CHARS) -> str | None:
-    """A metadata string as the ParsedJob contract wants it: no controls, stripped, bounded."""
-    if value is None:
-        return None
-    text = _CONTROL_CHARS.sub("", value.replace("\t", " ").replace("\r", " ").replace("\n", " "))
-    text = text.strip()[:limit].strip()
-    return text or None
 
 
 def format_dpi(x: int, y: int) -> str:

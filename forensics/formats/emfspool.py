@@ -31,8 +31,9 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
 )
-from forensics.formats.emf import EmfResult, clean_field, format_dpi, is_emf_header, parse_emf
+from forensics.formats.emf import EmfResult, format_dpi, is_emf_header, parse_emf
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
 )
 from forensics.formats.tiff import (
     TAG_NAMES,
     TiffStructure,
-    clean_field,
     exif_datetime,
     resolution_text,
     tag_lines,

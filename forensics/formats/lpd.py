@@ -19,15 +19,14 @@ from forensics.formats.base import (
     NotThisFormat,
     ParseContext,
     ParsedJob,
+    clean_field,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_FIELD_CHARS = 1024
 MAX_CONTROL_BYTES = 256 * 1024  # RFC 1179 control files are a few hundred bytes
 MAX_LINES = 10_000
 CARVE_LOOKBACK = 4096  # a control file's lines before the data-file name
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # RFC 1179 §7.2-§7.27: control lines that describe the job.
 ATTRIBUTE_LINES = {
@@ -74,13 +73,6 @@ _SNIFF_OPERAND_LIMIT = 1024
 # RFC 1179 §6.2/§6.3: control "cfA" and data "dfA" + 3-digit job number + host name.
 _FILE_NAME = re.compile(r"([cd])f[A-Za-z](\d{3})(.*)")
 _DATA_FILE = re.compile(r"df[A-Za-z]\d{3}\S*")
-
-
-def _clean(text: str | None, limit: int = MAX_FIELD_CHARS) -> str | None:
-    if text is None:
-        return None
-    cleaned = _CONTROL_CHARS.sub("", text).strip()[:limit]
-    return cleaned or None
 
 
 def _base_name(name: str | None) -> str:
@@ -236,7 +228,7 @@ class LpdControlParser(FormatParser):
 
         def first(letter: str) -> str | None:
             found = values.get(letter)
-            return _clean(found[0]) if found else None
+            return clean_field(found[0]) if found else None
 
         data_files = list(dict.fromkeys(operand for _, operand in prints))
         pair_key = _pair_key(base) if by_name else None
@@ -247,15 +239,15 @@ class LpdControlParser(FormatParser):
         extra: list[tuple[str, str]] = []
         for letter in ("C", "L", "T", "M", "I", "W", "S", "1", "2", "3", "4"):
             for operand in values.get(letter, [])[:16]:
-                cleaned = _clean(operand)
+                cleaned = clean_field(operand)
                 if cleaned:
                     extra.append((ATTRIBUTE_LINES[letter], cleaned))
         for data_file in data_files[:64]:
             letters = sorted({letter for letter, operand in prints if operand == data_file})
             kinds = ", ".join(f"{PRINT_LINES[letter]} ({letter})" for letter in letters)
-            extra.append(("data file", _clean(f"{data_file}: {kinds}") or data_file))
+            extra.append(("data file", clean_field(f"{data_file}: {kinds}") or data_file))
         for unlinked in values.get("U", [])[:64]:
-            cleaned = _clean(unlinked)
+            cleaned = clean_field(unlinked)
             if cleaned:
                 extra.append(("unlink", cleaned))
 

@@ -20,6 +20,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 
 from forensics.formats.base import (
+    MAX_FIELD_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     DecodedText,
@@ -29,6 +30,7 @@ from forensics.formats.base import (
     PageRef,
     ParseContext,
     ParsedJob,
+    clean_field,
 )
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,6 @@ MAX_COMBINED = 64  # parameters in one combined escape sequence
 MAX_VALUE_CHARS = 32  # characters of one value field
 MAX_PAGES = 100_000  # PageRefs kept (pages beyond are counted only)
 MAX_FONT_NAMES = 32
-MAX_META_CHARS = 1024
 MAX_SEQUENCE_PLANS = 1024  # distinct escape sequences whose reading is kept
 PARTS_BLOCK = 4096  # TextLayout: output parts joined into one string at a time
 
@@ -189,13 +190,6 @@ HPGL_MARKING = frozenset(
 )
 HPGL_PARAMETERS = re.compile(rb"[0-9+\-., \t\r\n]*")
 ETX = 0x03  # HP-GL/2 default label terminator (DT instruction)
-
-
-def clean(value: str | None, limit: int = MAX_META_CHARS) -> str | None:
-    if value is None:
-        return None
-    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", value).strip()[:limit].strip()
-    return text or None
 
 
 def number(value: str | bytes) -> float:
@@ -902,7 +896,7 @@ class Pcl5Reader:
         elif key == ")sW" and len(payload) >= 64:
             # PCL5 TRM ch. 11 font descriptor: bytes 48–63 hold the font name.
             self.soft_font_downloads += 1
-            name = clean(payload[48:64].decode("latin-1"), 16)
+            name = clean_field(payload[48:64].decode("latin-1"), 16)
             if name and name not in self.soft_fonts and len(self.soft_fonts) < MAX_FONT_NAMES:
                 self.soft_fonts.append(name)
         elif key == ")sW":
@@ -1294,7 +1288,7 @@ class Pcl5Parser(FormatParser):
         if reader.raster_rows:
             extra.append(("raster_rows", str(reader.raster_rows)))
         if reader.soft_fonts:
-            extra.append(("soft_fonts", ", ".join(reader.soft_fonts)[:MAX_META_CHARS]))
+            extra.append(("soft_fonts", ", ".join(reader.soft_fonts)[:MAX_FIELD_CHARS]))
         job.metadata = replace(
             JobMetadata(),
             pages=reader.page_count,

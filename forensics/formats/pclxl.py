@@ -32,6 +32,7 @@ from construct import Array, Bytes, ConstructError, Int8ub, Int16ub, Int32ub, St
 
 from forensics.formats.base import (
     MAX_EMBEDDED,
+    MAX_FIELD_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     CarvePattern,
@@ -44,6 +45,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
     yara_hex,
 )
 from forensics.formats.pcl5 import TextLayout
@@ -63,7 +65,6 @@ MAX_STREAM_DEPTH = 2  # ExecStream inside ExecStream
 MAX_STREAM_TOKENS = 1_000_000  # tokens run from executed streams, all together (no blow-up)
 MAX_PASSTHROUGH_BYTES = 16 * 1024 * 1024
 MAX_COMMENTS = 1024
-MAX_META_CHARS = 1024
 MAX_NOTES_PER_KIND = 5
 
 # Tags (PCL XL FR §5; gdevpxop.h).
@@ -438,7 +439,7 @@ def decode_header(data: bytes) -> tuple[str, bool | None, str, str, int]:
     protocol = ".".join(part.strip() for part in parts[:2] if part.strip().isdigit())
     comment = parts[2] if len(parts) > 2 else ""
     big_endian = {")": False, "(": True}.get(binding)
-    return binding, big_endian, protocol, clean(comment) or "", line_end + 1
+    return binding, big_endian, protocol, clean_field(comment) or "", line_end + 1
 
 
 def as_float(value: Value | None) -> float | None:
@@ -459,14 +460,6 @@ def number_pair(value: Value | None) -> tuple[float, float] | None:
         if first is not None and second is not None:
             return first, second
     return None
-
-
-def clean(value: str | None, limit: int = MAX_META_CHARS) -> str | None:
-    if value is None:
-        return None
-    text = "".join(" " if ord(char) < 32 or 127 <= ord(char) < 160 else char for char in value)
-    text = text.strip()[:limit].strip()
-    return text or None
 
 
 class XlReader:
@@ -647,7 +640,7 @@ class XlReader:
             if width and height:  # px_enumerate_media gives the size at 300 dpi
                 page.width_pt, page.height_pt = round(width * 72 / 300), round(height * 72 / 300)
         elif isinstance(media, XlArray):  # PCL XL FR 2.0: media may be named by a string
-            page.media = clean(media.text(), 64)
+            page.media = clean_field(media.text(), 64)
         custom = number_pair(attrs.get(A_CUSTOM_MEDIA_SIZE))
         if custom and 0 < custom[0] < 1e6 and 0 < custom[1] < 1e6:
             units = as_int(attrs.get(A_CUSTOM_MEDIA_SIZE_UNITS))
@@ -661,7 +654,7 @@ class XlReader:
             page.source = MEDIA_SOURCES.get(source, f"source {source}")
         media_type = attrs.get(A_MEDIA_TYPE)
         if isinstance(media_type, XlArray):
-            page.media_type = clean(media_type.text(), 64)
+            page.media_type = clean_field(media_type.text(), 64)
         duplex = as_int(attrs.get(A_DUPLEX_PAGE_MODE))
         if duplex is not None:
             page.duplex = DUPLEX_MODES.get(duplex, f"duplex {duplex}")
@@ -816,7 +809,7 @@ class XlReader:
             text = value.raw.decode("latin-1")
         else:
             text = "".join(chr(int(code)) for code in value.values() if 0 < code < 0x110000)
-        return clean(text) if strip else text[:MAX_META_CHARS]
+        return clean_field(text) if strip else text[:MAX_FIELD_CHARS]
 
 
 def parse_sfnt_cmap(sfnt: bytes) -> dict[int, int]:
@@ -1038,7 +1031,9 @@ class PclXlParser(FormatParser):
             extra.append(
                 (
                     "downloaded_fonts",
-                    ", ".join(clean(n, 64) or "?" for n in reader.font_order[:32])[:MAX_META_CHARS],
+                    ", ".join(clean_field(n, 64) or "?" for n in reader.font_order[:32])[
+                        :MAX_FIELD_CHARS
+                    ],
                 )
             )
         resident = sorted(
@@ -1052,11 +1047,11 @@ class PclXlParser(FormatParser):
             extra.append(
                 (
                     "resident_fonts",
-                    ", ".join(clean(n, 64) or "?" for n in resident[:32])[:MAX_META_CHARS],
+                    ", ".join(clean_field(n, 64) or "?" for n in resident[:32])[:MAX_FIELD_CHARS],
                 )
             )
         for index, text in enumerate(reader.comments[:8]):
-            extra.append((f"comment {index + 1}", text[:MAX_META_CHARS]))
+            extra.append((f"comment {index + 1}", text[:MAX_FIELD_CHARS]))
         job.metadata = JobMetadata(
             application=comment or None,
             pages=len(reader.pages) or None,
@@ -1115,7 +1110,7 @@ class PclXlParser(FormatParser):
                     else "downloaded"
                 )
                 unreadable.append(
-                    f"{len(codes)} character codes in {kind} font {clean(font_name, 64) or '?'!r} "
+                    f"{len(codes)} character codes in {kind} font {clean_field(font_name, 64) or '?'!r} "
                     "are driver-assigned glyph slots with no character mapping in the stream: "
                     "that text is not recoverable without glyph recognition"
                 )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from forensics.formats.base import (
     MAX_EMBEDDED,
+    MAX_FIELD_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     CarvePattern,
@@ -30,6 +31,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
     yara_hex,
 )
 
@@ -44,7 +46,6 @@ MAX_LINE_BYTES = 4096  # PJL TRM ch. 2 allows 255 characters a line; drivers exc
 MAX_HEADER_LINES = 4096
 MAX_JOBS = 1024
 MAX_EXTRA_FIELDS = 64
-MAX_META_CHARS = 1024
 MASK = "********"
 
 # ENTER LANGUAGE personalities (PJL TRM ch. 5 and vendor aliases) → registry names.
@@ -114,14 +115,6 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 Put = Callable[[str, str | None], None]  # records a field once (first value wins)
 ToText = Callable[[bytes], str | None]  # decodes and cleans one raw value
-
-
-def clean(value: str | None, limit: int = MAX_META_CHARS) -> str | None:
-    """A metadata string: control characters removed, stripped, bounded; None when empty."""
-    if value is None:
-        return None
-    text = CONTROL.sub(" ", value).strip()[:limit].strip()
-    return text or None
 
 
 def unquote(raw: bytes) -> bytes:
@@ -425,7 +418,7 @@ class PjlParser(FormatParser):
                 )
                 if len(extra) < MAX_EXTRA_FIELDS:
                     extra.append(
-                        (f"pjl_job_{job.number}", summary[:MAX_META_CHARS] or "(no fields)")
+                        (f"pjl_job_{job.number}", summary[:MAX_FIELD_CHARS] or "(no fields)")
                     )
                 out.notes.append(f"PJL job {job.number} at {job.start}: {summary or 'no metadata'}")
         # Missing fields of the first job are filled from later jobs (a job split in two headers).
@@ -498,7 +491,7 @@ class PjlParser(FormatParser):
         pins: dict[str, str] = {}
 
         def text(raw: bytes) -> str | None:
-            return clean(self._decode(unquote(raw), codec))
+            return clean_field(self._decode(unquote(raw), codec))
 
         def put(name: str, value: str | None) -> None:
             if value and name not in fields:
@@ -543,7 +536,7 @@ class PjlParser(FormatParser):
                 "RESET",
             ):
                 # File-system and device queries: evidence of how data reached or left the device.
-                put_extra("pjl_command", clean(self._decode(command.raw, codec), 200))
+                put_extra("pjl_command", clean_field(self._decode(command.raw, codec), 200))
         pin_key = next((key for key in PIN_KEYS_FIRST if pins.get(key)), None)
         if pin_key is None:
             pin_key = next((key for key, value in pins.items() if value), None)
@@ -556,7 +549,7 @@ class PjlParser(FormatParser):
             fields.get("hold") if fields.get("hold", "OFF").upper() != "OFF" else None
         )
         if job.languages:
-            put_extra("languages", ",".join(job.languages)[:MAX_META_CHARS])
+            put_extra("languages", ",".join(job.languages)[:MAX_FIELD_CHARS])
         copies = None
         if fields.get("copies", "").isascii() and fields.get("copies", "").isdigit():
             copies = int(fields["copies"][:9])
@@ -625,38 +618,38 @@ class PjlParser(FormatParser):
         name, value = name.strip(), value.strip()
         upper = name.upper()
         if upper in USER_ATTRS:
-            put("user", clean(value))
+            put("user", clean_field(value))
         elif upper in HOST_ATTRS:
-            put("host", clean(value))
+            put("host", clean_field(value))
         elif upper in DOCUMENT_ATTRS:
-            put("document_name", clean(value))
+            put("document_name", clean_field(value))
         elif upper == "JOBACCT3":
-            put_extra("domain", clean(value))
+            put_extra("domain", clean_field(value))
         elif upper == "JOBACCT4" and re.fullmatch(r"\d{14}", value):
             # YYYYMMDDhhmmss in the client's local time: kept as given, no zone is known.
             put_extra(
                 "client_time_local",
                 f"{value[:4]}-{value[4:6]}-{value[6:8]}T{value[8:10]}:{value[10:12]}:{value[12:]}",
             )
-        put_extra(f"jobattr {name}"[:64], clean(value))
+        put_extra(f"jobattr {name}"[:64], clean_field(value))
 
     @staticmethod
     def _comment(comment: str, put: Put, put_extra: Put) -> None:
         """HP drivers: ``COMMENT "Username: u; App Filename: f; 12-13-2003"``."""
         body = comment.strip().strip('"')
         if "username:" not in body.lower() and "app filename:" not in body.lower():
-            put_extra("comment", clean(body, 200))
+            put_extra("comment", clean_field(body, 200))
             return
         for part in body.split(";"):
             label, sep, value = part.partition(":")
             label = label.strip().lower()
             if not sep:
                 if re.fullmatch(r"\s*[\d/.\-]{6,10}\s*", part):
-                    put_extra("comment_date", clean(part))
+                    put_extra("comment_date", clean_field(part))
                 continue
             if label == "username":
-                put("user", clean(value))
+                put("user", clean_field(value))
             elif label in ("app filename", "app file name", "filename"):
-                put("document_name", clean(value))
+                put("document_name", clean_field(value))
             else:
-                put_extra(f"comment {label}"[:64], clean(value))
+                put_extra(f"comment {label}"[:64], clean_field(value))

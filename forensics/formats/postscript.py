@@ -33,6 +33,7 @@ from construct import Bytes, Int16ul, Int32ul, Struct
 from forensics.formats import filters
 from forensics.formats.base import (
     MAX_DEPTH,
+    MAX_FIELD_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     CarvePattern,
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- limits
 
-MAX_META_CHARS = 1024
 MAX_TOKENS = 6_000_000  # tokens scanned per job, all decoded sections included
 MAX_OBJECTS = 200_000  # PDF-syntax objects indexed per buffer
 MAX_TABLE_DECODED = 256 * 1024 * 1024  # stream bytes decoded per buffer, all streams together
@@ -71,7 +71,7 @@ MASK = "********"
 # --------------------------------------------------------------------------- text helpers
 
 
-def clean_text(value: str | bytes | None, limit: int = MAX_META_CHARS) -> str | None:
+def clean_text(value: str | bytes | None, limit: int = MAX_FIELD_CHARS) -> str | None:
     """Metadata value: decoded, control characters removed, stripped, bounded; None if empty."""
     if value is None:
         return None

@@ -34,8 +34,8 @@ from forensics.formats.base import (
     NotThisFormat,
     ParseContext,
     ParsedJob,
+    clean_field,
 )
-from forensics.formats.emf import clean_field
 from forensics.formats.emfspool import DevMode, parse_devmode, read_utf16z, winspool_pair_key
 from forensics.formats.times import from_systemtime
 

@@ -33,6 +33,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
     yara_hex,
 )
 
@@ -45,8 +46,6 @@ MAX_STRING_BYTES = 64 * 1024
 MAX_DECODE_PAGES = 64  # pages Pillow decodes to check they are readable
 DECODE_MAX_PIXELS = 100_000_000  # one page (A3 at 600 dpi is 70 MP)
 DECODE_TOTAL_PIXELS = 300_000_000  # all pages of one file together
-MAX_FIELD_CHARS = 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # TIFF 6.0 §2 image file header.
 TIFF_HEADER_LE = Struct("order" / Const(b"II"), "magic" / Const(42, Int16ul), "ifd" / Int32ul)
@@ -160,14 +159,6 @@ PHOTOMETRIC = {
     8: "CIELab",
 }
 RESOLUTION_UNITS = {1: "", 2: "dpi", 3: "dpcm"}  # TIFF 6.0 §8 ResolutionUnit
-
-
-def clean_field(text: object, limit: int = MAX_FIELD_CHARS) -> str | None:
-    """Metadata string: control characters removed, stripped, bounded; None when empty."""
-    if text is None:
-        return None
-    cleaned = _CONTROL_CHARS.sub("", str(text)).strip()[:limit]
-    return cleaned or None
 
 
 @dataclass

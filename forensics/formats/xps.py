@@ -45,9 +45,10 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     Signature,
+    clean_field,
     yara_hex,
 )
-from forensics.formats.emf import TextRun, clean_field, format_dpi, layout_text
+from forensics.formats.emf import TextRun, format_dpi, layout_text
 from forensics.formats.emfspool import winspool_pair_key
 
 log = logging.getLogger(__name__)
