@@ -947,15 +947,19 @@ def bench_image(built: BuiltImage, workdir: Path, repeat: int) -> ImageResult:
         "pfa-nohash": Run(
             "pfa scan IMAGE -o OUT -q --no-hash", [*pfa_command(), "scan", str(image)]
         ),
+        "pfa-nopages": Run(
+            "pfa scan IMAGE -o OUT -q --no-pages", [*pfa_command(), "scan", str(image)]
+        ),
         "pfa-nojobs": Run(
             "pfa scan IMAGE -o OUT -q --no-jobs", [*pfa_command(), "scan", str(image)]
         ),
     }
     runs["pfa"].argv += ["-o", str(out_hash), "-q"]
     runs["pfa-nohash"].argv += ["-o", str(out_nohash), "-q", "--no-hash"]
+    runs["pfa-nopages"].argv += [*("-o", str(workdir / f"out-{label}-nopages"), "-q", "--no-pages")]
     runs["pfa-nojobs"].argv += ["-o", str(workdir / f"out-{label}-nojobs"), "-q", "--no-jobs"]
     stdout = {"yara": yara_out, "yara-s": yara_s_out}
-    ok = {"pfa": (0, 1), "pfa-nohash": (0, 1), "pfa-nojobs": (0, 1)}
+    ok = {"pfa": (0, 1), "pfa-nohash": (0, 1), "pfa-nopages": (0, 1), "pfa-nojobs": (0, 1)}
     # Flush dirty pages first (a fresh build leaves ~1 GiB of them): writeback would otherwise
     # stall pfa's SQLite commits and make the first runs slow for reasons outside pfa.
     os.sync()
@@ -1073,7 +1077,7 @@ def checks(res: ImageResult) -> list[tuple[bool, str]]:
     out = []
     yara = res.runs["yara"]
     label = size_label(res.image.size)
-    for key in ("pfa", "pfa-nohash", "pfa-nojobs"):
+    for key in ("pfa", "pfa-nohash", "pfa-nopages", "pfa-nojobs"):
         entry = res.runs[key]
         fraction = yara.wall / entry.wall
         out.append(
