@@ -15,7 +15,6 @@ import itertools
 import logging
 import re
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from forensics.formats.base import (
     yara_hex,
 )
 from forensics.formats.postscript import (
+    DAMAGE_ERRORS,
     MAX_OBJECTS,
     Lexer,
     PdfObjectTable,
@@ -181,17 +181,7 @@ class PdfParser(FormatParser):
         body = data[header.start() :]
         try:
             document = self._read(body, ctx, extra)
-        except (
-            ValueError,
-            IndexError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            OverflowError,
-            RecursionError,
-            PdfSyntaxError,
-            zlib.error,
-        ) as error:
+        except DAMAGE_ERRORS as error:
             log.debug("PDF parse failed", exc_info=True)
             document = _Document(complete=False, notes=[f"parse stopped: {type(error).__name__}"])
         job.pages = document.pages

@@ -634,6 +634,21 @@ class PdfSyntaxError(Exception):
     """The value syntax ran out or nested too deep (caught by callers)."""
 
 
+# What hostile or damaged PostScript/PDF raises in the lexers and object readers: the parse
+# stops there and the job keeps what was read (DESIGN.md: damage after a good header).
+DAMAGE_ERRORS = (
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    PdfSyntaxError,
+    zlib.error,
+)
+
+
 def read_value(lexer: Lexer, depth: int = 0) -> Any:
     """One object: number, bytes (string), str (name), list, dict, Ref, bool, None, Operator."""
     if depth > MAX_NESTING:
@@ -2211,17 +2226,7 @@ class PostScriptParser(FormatParser):
             raise NotThisFormat("no %! header")
         try:
             self._parse_postscript(data, start, ctx, job)
-        except (
-            ValueError,
-            IndexError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            OverflowError,
-            RecursionError,
-            PdfSyntaxError,
-            zlib.error,
-        ) as error:
+        except DAMAGE_ERRORS as error:
             log.debug("PostScript parse failed", exc_info=True)
             job.complete = False
             job.notes.append(f"parse stopped: {type(error).__name__}: {error}"[:200])
