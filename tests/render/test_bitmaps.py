@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import shutil
 import struct
-import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from fixtures.tools import ghostscript
 from forensics.render.base import RenderLimits, render_pages
+from tests.render.cost import measured
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 PAGE = (
@@ -41,12 +40,7 @@ def test_huge_pwg_header_refused_before_allocation(tmp_path: Path) -> None:
     struct.pack_into(">I", data, PWG_WIDTH, 100_000)
     struct.pack_into(">I", data, PWG_HEIGHT, 100_000)
     struct.pack_into(">I", data, PWG_BYTES_PER_LINE, 100_000)  # 8-bit gray
-    tracemalloc.start()
-    started = time.monotonic()
-    pages, notes = render_pages("pwg-raster", bytes(data))
-    elapsed = time.monotonic() - started
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    (pages, notes), elapsed, peak = measured(lambda: render_pages("pwg-raster", bytes(data)))
     assert elapsed < 2 and peak < 32 * 1024 * 1024
     assert all(p.image.size == (1, 1) and not p.complete for p in pages)
     assert notes or any(p.notes for p in pages)

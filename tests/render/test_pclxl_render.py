@@ -16,7 +16,6 @@ import shutil
 import struct
 import subprocess
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from PIL import Image
 
 from fixtures.tools import ghostscript as run_ghostscript
 from forensics.render.base import RenderedPage, RenderLimits, render_pages
+from tests.render.cost import measured
 
 SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
 UEL = b"\x1b%-12345X"
@@ -625,14 +625,8 @@ def test_unsupported_vector_graphics_noted_once() -> None:
 def test_huge_page_header_is_refused_before_allocation() -> None:
     data = Xl().custom_page(100000.0, 100000.0).end_page().end()
     render(b"")  # the renderer modules are imported once, outside the measurement
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        pages, notes = render(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert time.monotonic() - started < 1.0
+    (pages, notes), elapsed, peak = measured(lambda: render(data))
+    assert elapsed < 1.0
     assert peak < 5 * 1024 * 1024
     assert pages == [] and any("exceeds" in note for note in notes), notes
 
@@ -660,14 +654,8 @@ def test_delta_rows_repeated_without_data_are_bounded() -> None:
     xl = small_page().cursor(0, 0)
     xl.image(16000, 7000, (300, 300), [(0, 7000, bytes(2 * 7000))], compression=3)
     data = xl.end_page().end()
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        pixels, page = pixels_of(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert time.monotonic() - started < 20
+    (pixels, page), elapsed, peak = measured(lambda: pixels_of(data))
+    assert elapsed < 20
     assert peak < 64 * 1024 * 1024
     assert page.complete and np.all(pixels == 0)  # zero seed rows: black gray pixels
 
