@@ -6,13 +6,14 @@ PWG 5102.4 §4.3 / cups/raster-stream.c); TIFF (G3/G4 fax, PackBits, LZW…) and
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from forensics.formats import raster
 from forensics.formats.base import NotThisFormat
@@ -104,35 +105,43 @@ class PictureRenderer(PageRenderer):
     formats = ("tiff", "jpeg")
 
     def render(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
-        # Pillow warns (UserWarning) about damaged tags and EXIF; evidence is often damaged,
-        # and what matters is whether the pixels decode.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield from self._frames(data, limits)
-
-    def _frames(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
         try:
-            picture = Image.open(io.BytesIO(data))
+            with _quiet():
+                picture = Image.open(io.BytesIO(data))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise RenderError(f"not decodable: {exc}") from exc
         with picture:
-            for index, frame in enumerate(ImageSequence.Iterator(picture)):
-                if index >= limits.max_pages or limits.expired():
+            for index in range(limits.max_pages):
+                if limits.expired():
                     return
-                width, height = frame.size
-                check_page_size(width, height, limits)  # before Pillow decodes the pixels
                 try:
-                    image = (
-                        frame.copy() if frame.mode in ("1", "L", "RGB") else frame.convert("RGB")
-                    )
+                    with _quiet():
+                        picture.seek(index)  # TIFF: the next IFD; EOFError after the last
+                        check_page_size(*picture.size, limits)  # before the pixels decode
+                        image = (
+                            picture.copy()
+                            if picture.mode in ("1", "L", "RGB")
+                            else picture.convert("RGB")
+                        )
+                        dpi = picture.info.get("dpi")
+                except EOFError:
+                    return
                 except (OSError, ValueError, SyntaxError) as exc:
                     yield RenderedPage(index + 1, Image.new("L", (1, 1), 255), None, self.name,
                                        complete=False, notes=[f"page {index + 1}: {exc}"])  # fmt: skip
                     return
-                dpi = frame.info.get("dpi")
                 yield RenderedPage(
                     number=index + 1,
                     image=image,
                     dpi=(float(dpi[0]), float(dpi[1])) if dpi and dpi[0] and dpi[1] else None,
                     renderer=self.name,
                 )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Pillow warns (UserWarning) about damaged tags and EXIF; evidence is often damaged, and
+    what matters is whether the pixels decode. Scoped to one decode step, never a yield."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
