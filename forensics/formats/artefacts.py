@@ -146,6 +146,23 @@ class _Text:
         return self.bom + self._last_byte
 
 
+def _decoded_or_refused(data: bytes, ctx: ParseContext) -> _Text:
+    """The data as text within the read limit; binary data is not this format."""
+    decoded = _decode(data, min(MAX_TEXT_BYTES, ctx.max_output))
+    if decoded is None:
+        raise NotThisFormat("not text")
+    return decoded
+
+
+def _text_job(name: str, data: bytes) -> ParsedJob:
+    """A job for a text artefact, incomplete when the file is longer than the read limit."""
+    job = ParsedJob(format=name)
+    if len(data) > MAX_TEXT_BYTES:
+        job.complete = False
+        job.notes.append(f"longer than {MAX_TEXT_BYTES} bytes; the rest not read")
+    return job
+
+
 def _decode(data: bytes, limit: int) -> _Text | None:
     """The data as text, or None when it is binary."""
     for bom, codec in _BOMS:
@@ -762,13 +779,8 @@ class AddressBookParser(FormatParser):
         return found is not None and _address_book_columns(found[2], _address_book_name(name))
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
-        decoded = _decode(data, min(MAX_TEXT_BYTES, ctx.max_output))
-        if decoded is None:
-            raise NotThisFormat("not text")
-        job = ParsedJob(format=self.name)
-        if len(data) > MAX_TEXT_BYTES:
-            job.complete = False
-            job.notes.append(f"longer than {MAX_TEXT_BYTES} bytes; the rest not read")
+        decoded = _decoded_or_refused(data, ctx)
+        job = _text_job(self.name, data)
         text = decoded.text
         if _looks_ldif(text):
             records, bad = _read_ldif(text)
@@ -845,9 +857,7 @@ class JobLogParser(FormatParser):
         )
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
-        decoded = _decode(data, min(MAX_TEXT_BYTES, ctx.max_output))
-        if decoded is None:
-            raise NotThisFormat("not text")
+        decoded = _decoded_or_refused(data, ctx)
         found = _csv_roles(decoded.text)
         if found is None or not _job_log_columns(found[2]):
             raise NotThisFormat("no job log header")
@@ -972,13 +982,8 @@ class ConfigParser(FormatParser):
         return by_name or has_vocabulary
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
-        decoded = _decode(data, min(MAX_TEXT_BYTES, ctx.max_output))
-        if decoded is None:
-            raise NotThisFormat("not text")
-        job = ParsedJob(format=self.name)
-        if len(data) > MAX_TEXT_BYTES:
-            job.complete = False
-            job.notes.append(f"longer than {MAX_TEXT_BYTES} bytes; the rest not read")
+        decoded = _decoded_or_refused(data, ctx)
+        job = _text_job(self.name, data)
         text = decoded.text
         if _looks_xml(text):
             scan = _scan_xml(data)
