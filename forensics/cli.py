@@ -58,6 +58,7 @@ from forensics.report.json_report import write_report
 from forensics.scan import Progress as ProgressSink
 from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
 from forensics.store import CaseStore
+from forensics.verdict import DEFAULT_SENSITIVE_AT, FAIL_ON, VerdictPolicy
 from forensics.wipe import WipeResult, draw_map, parse_percent, verify_wipe
 
 log = logging.getLogger("forensics")
@@ -154,6 +155,26 @@ def add_page_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_policy_options(command: argparse.ArgumentParser) -> None:
+    """The verdict policy (docs/verdict-policy.md): what is sensitive, what fails a script."""
+    command.add_argument(
+        "--sensitive-at",
+        choices=("low", "medium", "high", "critical"),
+        default=DEFAULT_SENSITIVE_AT,
+        metavar="SEVERITY",
+        help="lowest finding severity that makes the verdict 'sensitive': low, medium, high or "
+        "critical (default high: telephone numbers and e-mail addresses alone give "
+        "residual-data)",
+    )
+    command.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="residual",
+        help="which verdicts exit 1: 'residual' (default: residual-data and sensitive, as a "
+        "pre-disposal check needs) or 'sensitive' (only sensitive)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pfa",
@@ -220,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in print languages or spool files is not searched)",
     )
     add_page_options(scan)
+    add_policy_options(scan)
     scan.add_argument("-q", "--quiet", action="store_true", help="no summary table")
 
     def case_target(command: argparse.ArgumentParser) -> None:
@@ -413,6 +435,7 @@ def _run_scan(
     parse_jobs: bool = True,
     page_args: argparse.Namespace | None = None,
     previews: bool = False,
+    policy: VerdictPolicy | None = None,
 ) -> tuple[CaseStore, dict[str, Any], ScanResult | LooseResult]:
     """Scan one image into ``output``/case.sqlite; the caller closes the returned store."""
     # Absolute, so that pfa extract finds the evidence again from any working folder.
@@ -448,6 +471,7 @@ def _run_scan(
         "jobs": parse_jobs,
         "pages": pages is not None,
         "ocr": pages.language if pages is not None and pages.ocr else None,
+        "policy": (policy or VerdictPolicy()).to_dict(),
     }
     store = CaseStore(db_path)
     try:
@@ -464,6 +488,7 @@ def _run_scan(
                 parse_jobs=parse_jobs,
                 exclude=output,
                 pages=pages,
+                policy=policy,
             )
         else:
             with image:
@@ -476,6 +501,7 @@ def _run_scan(
                         parse_jobs=parse_jobs,
                         workers=max(1, workers),
                         pages=pages,
+                        policy=policy or VerdictPolicy(),
                     ),
                     store,
                     run_id,
@@ -507,6 +533,7 @@ def _page_options(args: argparse.Namespace | None, previews: Path | None) -> Pag
 
 
 def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    policy = VerdictPolicy(sensitive_at=args.sensitive_at, fail_on=args.fail_on)
     store, run, result = _run_scan(
         args.image,
         args.output,
@@ -517,13 +544,14 @@ def cmd_scan(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         parse_jobs=not args.no_jobs,
         page_args=args,
         previews=True,
+        policy=policy,
     )
     with store:
         report_path = args.output / "report.json"
         summary = write_report(store, run, result.image_id, report_path, args.reveal)
         if not args.quiet:
             _print_summary(console, store.image(result.image_id), summary, report_path)
-    return result.verdict.exit_code
+    return policy.exit_code(result.verdict)
 
 
 def _open_case(args: argparse.Namespace, argv: Sequence[str], work: Path) -> tuple[CaseStore, int]:
@@ -754,6 +782,9 @@ def _print_summary(
     verdict, reasons = image["verdict"], image["verdict_reasons"]
     colour = {"sensitive": "red", "residual-data": "yellow"}.get(verdict, "green")
     console.print(f"verdict: [bold {colour}]{verdict}[/]  ({'; '.join(reasons)})")
+    policy = image.get("verdict_policy")
+    if policy:
+        console.print(f"policy: {policy['description']}", highlight=False)
 
 
 def cmd_verify_wipe(args: argparse.Namespace, console: Console) -> int:

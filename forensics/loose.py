@@ -29,7 +29,7 @@ from forensics.jobs import (
 )
 from forensics.records import FileEntry, Finding, LocationClass, Problem, utc_now
 from forensics.store import CaseStore
-from forensics.verdict import Evidence, Verdict, decide
+from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
 
 MAX_FILES = 100_000
 CHUNK = 16 * 1024 * 1024
@@ -114,8 +114,10 @@ def scan_loose(
     parse_jobs: bool = True,
     exclude: Path | None = None,
     pages: PageOptions | None = None,
+    policy: VerdictPolicy | None = None,
 ) -> LooseResult:
     """Scan a loose file or a folder of files into the case store."""
+    policy = policy or VerdictPolicy()
     if not root.exists():
         raise InputError(f"{root}: no such file or folder")
     started = utc_now()
@@ -202,7 +204,9 @@ def scan_loose(
             constant_units=0,
             zero_units=0,
             unit_bytes=0,
-        )
+            findings_by_severity=store.finding_counts(image_id),
+        ),
+        policy,
     )
     finished = utc_now()
     record = {
@@ -216,6 +220,7 @@ def scan_loose(
         "partition_scheme": None,
         "verdict": str(verdict),
         "verdict_reasons": reasons,
+        "verdict_policy": policy.to_dict(),
         "disk_map": {},
         "started": started,
         "finished": finished,

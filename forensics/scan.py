@@ -60,7 +60,7 @@ from forensics.records import (
     utc_now,
 )
 from forensics.store import CaseStore
-from forensics.verdict import Evidence, Verdict, decide
+from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class ScanOptions:
     parse_jobs: bool = True
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     pages: PageOptions | None = None  # render (and OCR) job pages; None: no rendering
+    policy: VerdictPolicy = field(default_factory=VerdictPolicy)  # what makes it "sensitive"
 
 
 class Progress:
@@ -880,7 +881,9 @@ def scan_image(
             pattern_units=counts["pattern"],
             zero_units=counts["zero"],
             unit_bytes=UNIT,
-        )
+            findings_by_severity=store.finding_counts(image_id),
+        ),
+        options.policy,
     )
     finished = utc_now()
     image_dict = record.to_dict()
@@ -889,6 +892,7 @@ def scan_image(
             "partition_scheme": layout.scheme,
             "verdict": str(verdict),
             "verdict_reasons": reasons,
+            "verdict_policy": options.policy.to_dict(),
             "disk_map": disk_map.to_dict(),
             "started": started,
             "finished": finished,

@@ -339,6 +339,15 @@ class CaseStore:
         )
         return int(self.db.execute(sql, (image_id, *args)).fetchone()[0])
 
+    def finding_counts(self, image_id: int) -> dict[tuple[str, str], int]:
+        """(severity, category) → number of findings: what the verdict policy weighs."""
+        rows = self.db.execute(
+            "SELECT severity, category, COUNT(*) FROM findings WHERE image_id = ?"
+            " GROUP BY severity, category",
+            (image_id,),
+        )
+        return {(str(sev), str(cat)): int(n) for sev, cat, n in rows}
+
     def finding_summary(self, image_id: int) -> list[tuple[str, str, int]]:
         """(category, location class, count) for the summary table."""
         rows = self.db.execute(

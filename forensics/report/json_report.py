@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from forensics import __version__
 from forensics.store import CaseStore
-from forensics.verdict import Verdict
+from forensics.verdict import Verdict, VerdictPolicy
 
 SCHEMA = "printer-forensics/report"
 SCHEMA_VERSION = 1
@@ -36,6 +36,13 @@ def _write_array(out: IO[str], key: str, items: Iterable[Any], last: bool = Fals
     return count
 
 
+def _policy_args(stored: dict[str, Any] | None) -> dict[str, str]:
+    """The policy a scan applied, from its image record (cases made before policies: default)."""
+    if not stored:
+        return {}
+    return {key: str(stored[key]) for key in ("sensitive_at", "fail_on") if key in stored}
+
+
 def write_report(
     store: CaseStore, run: dict[str, Any], image_id: int, path: Path, reveal: bool
 ) -> dict[str, Any]:
@@ -45,6 +52,7 @@ def write_report(
     )
     verdict = Verdict(image.pop("verdict"))
     reasons = image.pop("verdict_reasons")
+    policy = VerdictPolicy(**_policy_args(image.pop("verdict_policy", None)))
     disk_map = image.pop("disk_map")
     by_category: Counter[str] = Counter()
     by_location: Counter[str] = Counter()
@@ -78,8 +86,9 @@ def write_report(
             "image": image,
             "verdict": {
                 "verdict": str(verdict),
-                "exit_code": verdict.exit_code,
+                "exit_code": policy.exit_code(verdict),
                 "reasons": reasons,
+                "policy": policy.to_dict(),
             },
             "summary": summary,
         }
