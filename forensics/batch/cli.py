@@ -21,6 +21,7 @@ from rich.progress import (
 from forensics.batch.coordinator import BatchConfig, BatchProgress, command_line, run_batch
 from forensics.batch.discover import Unit, discover
 from forensics.batch.unit import UnitSpec
+from forensics.errors import InputError
 from forensics.store import CaseStore
 from forensics.verdict import DEFAULT_SENSITIVE_AT, FAIL_ON, Verdict, VerdictPolicy
 
@@ -133,8 +134,7 @@ class RichBatchProgress(BatchProgress):
 def run_batch_command(args: argparse.Namespace, console: Console) -> int:
     """``pfa batch``: 0 nothing residual, 1 residual/sensitive, 2 input error or failed images."""
     if args.workers < 1:
-        console.print("pfa: error: --workers must be at least 1", highlight=False)
-        return EXIT_INPUT_ERROR
+        raise InputError("--workers must be at least 1")
     units = discover(args.target)
     template = UnitSpec(
         key="",
@@ -177,14 +177,21 @@ def run_batch_command(args: argparse.Namespace, console: Console) -> int:
             f"{summary.duplicates} duplicate(s), {len(summary.failed)} failed; "
             f"{len(verdicts)} image(s) in {escape(str(args.output / 'case.sqlite'))}",
             highlight=False,
+            soft_wrap=True,
         )
         for _, verdict, path in verdicts:
-            console.print(f"  {verdict:<14} {escape(path)}", highlight=False)
-        console.print(f"fleet: {escape(str(args.output / 'fleet.csv'))}", highlight=False)
+            console.print(f"  {verdict:<14} {escape(path)}", highlight=False, soft_wrap=True)
+        console.print(
+            f"fleet: {escape(str(args.output / 'fleet.csv'))}", highlight=False, soft_wrap=True
+        )
     if summary.failed:
         # Failures are always listed, even with -q: the exit code alone does not say which.
-        err.print(f"pfa batch: {len(summary.failed)} image(s) failed:", highlight=False)
+        err.print(
+            f"pfa batch: {len(summary.failed)} image(s) failed:", highlight=False, soft_wrap=True
+        )
         for key, error in summary.failed:
-            err.print(f"  {escape(key.splitlines()[0])}: {escape(error)}", highlight=False)
+            err.print(
+                f"  {escape(key.splitlines()[0])}: {escape(error)}", highlight=False, soft_wrap=True
+            )
         return EXIT_INPUT_ERROR
     return code

@@ -32,6 +32,7 @@ MAX_ERROR_CHARS = 2000
 # Test hook (tests/batch): "NAME=SECONDS[,NAME=SECONDS]" makes the child sleep before scanning
 # an image whose first file is NAME, to stand in for a hung scan or to slow a batch down.
 SLEEP_HOOK = "PFA_BATCH_TEST_SLEEP"
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ def run_unit(spec: UnitSpec) -> UnitOutcome:
     with tempfile.TemporaryDirectory(prefix="pfa-unit-") as tmp:
         db_path = Path(tmp) / "case.sqlite"
         request = json.dumps({"spec": spec.__dict__, "db": str(db_path)})
+        # The child imports the same forensics package as this worker, installed or not.
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
+        )
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "forensics.batch.unit"],
@@ -102,6 +108,7 @@ def run_unit(spec: UnitSpec) -> UnitOutcome:
                 text=True,
                 timeout=spec.timeout,
                 check=False,
+                env=env,
             )
         except subprocess.TimeoutExpired:
             # subprocess.run has killed (SIGKILL) and reaped the child.
