@@ -242,11 +242,18 @@ class _Batch:
     # --- running ------------------------------------------------------------------------
 
     def run(self, run_id: int) -> None:
-        todo = self.plan(run_id)
-        self.progress.start(len(todo), sum(size for _, size in todo))
-        if not todo:
-            return
+        # The executor first: a scheduler that cannot be reached fails before the case changes.
         executor, slots, close = make_executor(self.config)
+        try:
+            todo = self.plan(run_id)
+            self.progress.start(len(todo), sum(size for _, size in todo))
+            self._run(run_id, todo, executor, slots)
+        finally:
+            close()
+
+    def _run(
+        self, run_id: int, todo: list[tuple[Unit, int]], executor: Executor, slots: int
+    ) -> None:
         order = {unit.key: i for i, (unit, _) in enumerate(todo)}
         sizes = {unit.key: size for unit, size in todo}
         results: dict[int, tuple[Unit, UnitOutcome | None, int]] = {}  # index → finished unit
@@ -254,45 +261,42 @@ class _Batch:
         queue = [(unit, 1) for unit, _ in todo]
         running: dict[Future[UnitOutcome], tuple[Unit, int, int]] = {}  # → unit, attempt, slot
         free = list(range(slots))
-        try:
-            while queue or running:
-                while queue and free:
-                    unit, attempt = queue.pop(0)
-                    slot = free.pop(0)
-                    spec = replace(
-                        self.config.template, key=unit.key, paths=tuple(map(str, unit.paths))
-                    )
-                    self._set(unit.key, status="running", attempts=attempt, started=utc_now())
-                    self.store.db.commit()
-                    self.progress.unit_started(slot, unit, attempt)
-                    running[executor.submit(run_unit, spec)] = (unit, attempt, slot)
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: order[running[f][0].key]):
-                    unit, attempt, slot = running.pop(future)
-                    free.append(slot)
-                    free.sort()
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a lost worker or a broken pool
-                        outcome = UnitOutcome(unit.key, ok=False, error=f"worker lost: {exc}")
-                    if not outcome.ok and outcome.retryable and attempt < MAX_ATTEMPTS:
-                        queue.insert(0, (unit, attempt + 1))
-                        self.progress.unit_finished(slot, unit, 0, "retry")
-                        continue
-                    results[order[unit.key]] = (unit, outcome, attempt)
-                    self.progress.unit_finished(
-                        slot, unit, sizes[unit.key], "done" if outcome.ok else "failed"
-                    )
-                # Merge in key order: ids independent of which unit finished first.
-                while cursor in results:
-                    unit, got, attempt = results.pop(cursor)
-                    cursor += 1
-                    if got is None or not got.ok:
-                        self._fail(unit, (got.error if got else None) or "failed", attempt)
-                    else:
-                        self.merge(unit, got, run_id, attempt)
-        finally:
-            close()
+        while queue or running:
+            while queue and free:
+                unit, attempt = queue.pop(0)
+                slot = free.pop(0)
+                spec = replace(
+                    self.config.template, key=unit.key, paths=tuple(map(str, unit.paths))
+                )
+                self._set(unit.key, status="running", attempts=attempt, started=utc_now())
+                self.store.db.commit()
+                self.progress.unit_started(slot, unit, attempt)
+                running[executor.submit(run_unit, spec)] = (unit, attempt, slot)
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: order[running[f][0].key]):
+                unit, attempt, slot = running.pop(future)
+                free.append(slot)
+                free.sort()
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker or a broken pool
+                    outcome = UnitOutcome(unit.key, ok=False, error=f"worker lost: {exc}")
+                if not outcome.ok and outcome.retryable and attempt < MAX_ATTEMPTS:
+                    queue.insert(0, (unit, attempt + 1))
+                    self.progress.unit_finished(slot, unit, 0, "retry")
+                    continue
+                results[order[unit.key]] = (unit, outcome, attempt)
+                self.progress.unit_finished(
+                    slot, unit, sizes[unit.key], "done" if outcome.ok else "failed"
+                )
+            # Merge in key order: ids independent of which unit finished first.
+            while cursor in results:
+                unit, got, attempt = results.pop(cursor)
+                cursor += 1
+                if got is None or not got.ok:
+                    self._fail(unit, (got.error if got else None) or "failed", attempt)
+                else:
+                    self.merge(unit, got, run_id, attempt)
 
 
 def run_batch(config: BatchConfig, progress: BatchProgress | None = None) -> BatchSummary:

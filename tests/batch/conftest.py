@@ -102,3 +102,10 @@ def units(case: Path) -> dict[str, dict[str, Any]]:
         out[Path(item["unit_key"].splitlines()[0]).name] = item
     db.close()
     return out
+
+
+@pytest.fixture(scope="session")
+def first_run(fleet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("batch") / "case"
+    code = run_batch(str(fleet_dir), "-o", str(out), "--workers", "2", "-q")
+    return out, code

@@ -25,13 +25,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def first_run(fleet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    out = tmp_path_factory.mktemp("batch") / "case"
-    code = run_batch(str(fleet_dir), "-o", str(out), "--workers", "2", "-q")
-    return out, code
-
-
 def test_discovery_groups_sets_and_ignores_other_files(fleet_dir: Path) -> None:
     found = discover(fleet_dir)
     names = [u.name for u in found]
