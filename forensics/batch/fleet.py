@@ -36,6 +36,18 @@ FLEET_COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SERIAL = re.compile(r"serial", re.I)
 _MODEL = re.compile(r"\b(model|product)\b", re.I)
+# Settings lines of a device's configuration or log ("SerialNumber = CN123", "Model: X 500").
+_SERIAL_LINE = re.compile(
+    r"^[ \t]*(?:[\w.\-/]*[_. -])?serial(?:[ _.-]?(?:number|no|num))?[ \t]*[:=][ \t]*(\S[^\r\n]{0,99})",
+    re.I | re.M,
+)
+_MODEL_LINE = re.compile(
+    r"^[ \t]*(?:(?:device|printer|machine)[ _.-]?)?(?:model|product)(?:[ _.-]?name)?[ \t]*[:=][ \t]*"
+    r"(\S[^\r\n]{0,99})",
+    re.I | re.M,
+)
+_DEVICE_ARTEFACTS = ("config", "job-log")
+MAX_TEXT_SCAN = 1 << 20  # characters of one artefact's text searched for the identity
 _TIME_FIELDS = ("submitted", "created", "completed")
 CREDENTIALS = "credentials"  # the rule category of device secrets (yara_rules/)
 
@@ -63,6 +75,14 @@ def _recovered_identity(store: CaseStore, image_id: int) -> dict[str, str]:
                 found["make_model"] = value[:200]
         if len(found) == 2:
             break
+        if job.get("format") in _DEVICE_ARTEFACTS and not job.get("parent_job_id"):
+            for _name, text in store.job_texts(image_id, str(job["job_id"])):
+                text = text[:MAX_TEXT_SCAN]
+                for key, pattern in (("serial", _SERIAL_LINE), ("make_model", _MODEL_LINE)):
+                    if key not in found and (match := pattern.search(text)):
+                        found[key] = match.group(1).strip()[:200]
+        if len(found) == 2:
+            break
     return found
 
 
@@ -83,11 +103,13 @@ def fleet_rows(store: CaseStore) -> list[dict[str, Any]]:
         record = json.loads(data) if data else {}
         asset = dict(record.get("asset") or {})
         recovered = _recovered_identity(store, int(image_id))
-        source = "manifest" if any(asset.get(k) for k in ("serial", "make_model")) else ""
+        sources = ["manifest"] if any(asset.get(k) for k in ("serial", "make_model")) else []
         for key in ("serial", "make_model"):
             if not asset.get(key) and recovered.get(key):
                 asset[key] = recovered[key]
-                source = source + "+drive" if source else "drive"
+                if "drive" not in sources:
+                    sources.append("drive")
+        source = "+".join(sources)
         by_category = {
             cat: n
             for cat, n in store.db.execute(

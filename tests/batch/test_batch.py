@@ -231,3 +231,28 @@ def test_resume_after_coordinator_is_killed(
     assert [r["sha256"] for r in resumed["images"]] == [r["sha256"] for r in full["images"]]
     for table in ("files", "findings", "jobs", "problems"):
         assert len(resumed[table]) == len(full[table]), table
+
+
+def test_device_identity_recovered_from_the_drive(tmp_path: Path) -> None:
+    tree = tmp_path / "tree" / "etc"
+    tree.mkdir(parents=True)
+    (tree / "device.cfg").write_text(
+        "[device]\nModelName = Acme LaserBox 9000\nSerialNumber = CN12345678\n"
+        "smtp_server = mail.example.com\nsnmp_community = public\nlanguage = en\n"
+    )
+    images = tmp_path / "images"
+    images.mkdir()
+    img = images / "printer.img"
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext2", "-d", str(tmp_path / "tree"), str(img), "4M"],
+        check=True,
+        capture_output=True,
+    )
+    out = tmp_path / "case"
+    run_batch(str(images), "-o", str(out), "-q", "--workers", "1")
+    with (out / "fleet.csv").open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["serial"] == "CN12345678"
+    assert row["make_model"] == "Acme LaserBox 9000"
+    assert row["identity_source"] == "drive"
+    assert row["asset_tag"] == ""
