@@ -7,7 +7,8 @@ import os
 import time
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -17,6 +18,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from forensics.batch.coordinator import BatchConfig, BatchProgress, command_line, run_batch
 from forensics.batch.discover import Unit, discover
@@ -79,60 +81,76 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
 
 
-class RichBatchProgress(BatchProgress):
-    """Overall bar (images, bytes, ETA) and one status line per worker slot."""
+class _StatusLines:
+    """One line per worker slot, rendered under the overall bar."""
 
-    def __init__(self, console: Console, slots: int):
+    def __init__(self) -> None:
+        self.lines: dict[int, str] = {}
+
+    def __rich__(self) -> Text:
+        return Text("\n".join(self.lines[slot] for slot in sorted(self.lines)))
+
+
+class RichBatchProgress(BatchProgress):
+    """Overall bar (images, bytes, ETA) and one status line per worker slot (terminals only)."""
+
+    def __init__(self, console: Console):
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(binary_units=True),
             TimeRemainingColumn(),
             console=console,
-            transient=True,
-            disable=not console.is_terminal,
         )
-        self._slots = slots
+        self._status = _StatusLines()
+        self._live = (
+            Live(Group(self._bar, self._status), console=console, transient=True)
+            if console.is_terminal
+            else None
+        )
         self._overall: TaskID | None = None
-        self._lines: dict[int, TaskID] = {}
         self._images = 0
         self._done = 0
+        self._failed = 0
         self._started: dict[int, float] = {}
 
     def start(self, images: int, total_bytes: int) -> None:
         self._images = images
-        self._bar.start()
         self._overall = self._bar.add_task(f"images 0/{images}", total=max(1, total_bytes))
-
-    def _line(self, slot: int, text: str) -> None:
-        if slot not in self._lines:
-            self._lines[slot] = self._bar.add_task("", total=None, visible=True)
-        self._bar.update(self._lines[slot], description=text)
+        if self._live is not None:
+            self._live.start()
 
     def unit_started(self, slot: int, unit: Unit, attempt: int) -> None:
         self._started[slot] = time.monotonic()
         again = f" (attempt {attempt})" if attempt > 1 else ""
-        self._line(slot, f"  worker {slot + 1}: {escape(unit.name)}{again}")
+        self._status.lines[slot] = f"  worker {slot + 1}: {unit.name}{again}"
 
     def unit_finished(self, slot: int, unit: Unit, size: int, status: str) -> None:
         seconds = time.monotonic() - self._started.get(slot, time.monotonic())
-        self._line(
-            slot, f"  worker {slot + 1}: idle ({escape(unit.name)} {status}, {seconds:.0f} s)"
+        self._status.lines[slot] = (
+            f"  worker {slot + 1}: idle ({unit.name} {status}, {seconds:.0f} s)"
         )
-        if status != "retry" and self._overall is not None:
-            self._done += 1
-            self._bar.update(
-                self._overall,
-                advance=size,
-                description=f"images {self._done}/{self._images}",
-            )
+        if status == "retry" or self._overall is None:
+            return
+        self._done += 1
+        self._failed += status == "failed"
+        failed = f", {self._failed} failed" if self._failed else ""
+        self._bar.update(
+            self._overall, advance=size, description=f"images {self._done}/{self._images}{failed}"
+        )
 
     def stop(self) -> None:
-        self._bar.stop()
+        if self._live is not None:
+            self._live.stop()
 
 
-def run_batch_command(args: argparse.Namespace, console: Console) -> int:
-    """``pfa batch``: 0 nothing residual, 1 residual/sensitive, 2 input error or failed images."""
+def run_batch_command(
+    args: argparse.Namespace, console: Console, err: Console | None = None
+) -> int:
+    """``pfa batch``: 0 nothing residual, 1 residual/sensitive, 2 input error or failed images.
+
+    ``console`` gets the summary; ``err`` (default: stderr) the progress and the failures.
+    """
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
     units = discover(args.target)
@@ -159,8 +177,8 @@ def run_batch_command(args: argparse.Namespace, console: Console) -> int:
         force=args.force,
         command_line=command_line(argv),
     )
-    err = Console(stderr=True)
-    progress = BatchProgress() if args.quiet else RichBatchProgress(err, args.workers)
+    err = err or Console(stderr=True)
+    progress = BatchProgress() if args.quiet else RichBatchProgress(err)
     summary = run_batch(config, progress)
     policy = VerdictPolicy(sensitive_at=args.sensitive_at, fail_on=args.fail_on)
     with CaseStore.open_existing(args.output / "case.sqlite") as store:

@@ -256,3 +256,32 @@ def test_device_identity_recovered_from_the_drive(tmp_path: Path) -> None:
     assert row["make_model"] == "Acme LaserBox 9000"
     assert row["identity_source"] == "drive"
     assert row["asset_tag"] == ""
+
+
+def test_progress_shows_overall_bar_and_worker_lines(fleet_dir: Path, tmp_path: Path) -> None:
+    import argparse
+    import io
+
+    from rich.console import Console
+
+    from forensics.batch.cli import add_batch_arguments, run_batch_command
+
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("all_zero.img", "ext2_deleted.img"):
+        (small / name).symlink_to(fleet_dir / name)
+    parser = argparse.ArgumentParser()
+    add_batch_arguments(parser)
+    args = parser.parse_args([str(small), "-o", str(tmp_path / "case"), "--workers", "2"])
+    screen, summary = io.StringIO(), io.StringIO()
+    code = run_batch_command(
+        args,
+        Console(file=summary, width=200),
+        Console(file=screen, force_terminal=True, width=200),
+    )
+    assert code == 1
+    shown = screen.getvalue()
+    assert "images 2/2" in shown
+    assert "worker 1: idle" in shown and "worker 2: idle" in shown
+    assert "2 scanned, 0 skipped" in summary.getvalue()
+    assert "sensitive" in summary.getvalue()
