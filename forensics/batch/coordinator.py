@@ -14,6 +14,7 @@ is merged loses only that unit's work (it is scanned again on resume), never hal
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shlex
 from collections.abc import Callable
@@ -87,7 +88,11 @@ def _stat(unit: Unit) -> tuple[int, int]:
 def make_executor(config: BatchConfig) -> tuple[Executor, int, Callable[[], None]]:
     """The executor, its number of worker slots, and how to shut it down."""
     if config.scheduler is None:
-        pool = ProcessPoolExecutor(max_workers=max(1, config.workers))
+        # spawn: the coordinator runs threads (progress, SQLite), which fork would copy mid-state;
+        # a worker only starts a child scan, so importing afresh costs little.
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, config.workers), mp_context=multiprocessing.get_context("spawn")
+        )
         return pool, max(1, config.workers), lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
         from distributed import Client
