@@ -285,3 +285,21 @@ def test_progress_shows_overall_bar_and_worker_lines(fleet_dir: Path, tmp_path: 
     assert "worker 1: idle" in shown and "worker 2: idle" in shown
     assert "2 scanned, 0 skipped" in summary.getvalue()
     assert "sensitive" in summary.getvalue()
+
+
+def test_same_case_whatever_the_completion_order(
+    first_run: tuple[Path, int], fleet_dir: Path, tmp_path: Path
+) -> None:
+    # The first image in key order is held back, so every other image finishes before it.
+    out = tmp_path / "late-first"
+    done = subprocess.run(
+        batch_cmd(str(fleet_dir), "-o", str(out), "-q", "--workers", "2"),
+        env={**os.environ, "PFA_BATCH_TEST_SLEEP": "all_zero.img=8"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert case_content(out / "case.sqlite") == case_content(first_run[0] / "case.sqlite")
