@@ -157,7 +157,7 @@ def run_batch_command(
     template = UnitSpec(
         key="",
         paths=(),
-        rules_dirs=tuple(str(p) for p in args.rules),
+        rules_dirs=tuple(str(p.absolute()) for p in args.rules),  # workers may run elsewhere
         reveal=args.reveal,
         parse_jobs=not args.no_jobs,
         pages=args.pages,
