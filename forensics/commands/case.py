@@ -185,3 +185,37 @@ def open_case(args: argparse.Namespace, argv: Sequence[str], work: Path) -> tupl
             target, work, list(args.rules), args.reveal, False, argv, page_args=args
         )
     return store, latest_image(store)
+
+
+PROBLEMS_SHOWN = 10  # problems listed at the end of a run; the reports hold them all
+
+
+def list_problems(store: CaseStore, image_id: int, where: str, limit: int = PROBLEMS_SHOWN) -> int:
+    """List the run's problems on stderr (count, then the first ``limit``); return the count.
+
+    An examiner should see at the end of a run what went wrong during it without reading
+    the whole log; ``where`` says which report holds the rest.
+    """
+    total = store.count("problems", image_id)
+    if not total:
+        return 0
+    console = Console(stderr=True, highlight=False)
+    shown = min(total, limit)
+    more = f"; the first {shown} below, all {total} in {where}" if total > shown else ""
+    console.print(f"problems: {total}{more}", markup=False)
+    for n, problem in enumerate(store.problems(image_id)):
+        if n >= shown:
+            break
+        where_text = problem.get("address") or (
+            f"image offset {problem['image_offset']}"
+            if problem.get("image_offset") is not None
+            else ""
+        )
+        line = f"  {problem.get('severity', 'warning')} {problem.get('code')}: {problem.get('message')}"
+        console.print(printable(line + (f" ({where_text})" if where_text else "")), markup=False)
+    return total
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (ANSI escapes from evidence names) made visible."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)

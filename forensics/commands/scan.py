@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forensics.commands.base import Command
-from forensics.commands.case import run_scan
+from forensics.commands.case import list_problems, run_scan
 from forensics.commands.options import (
     add_image_argument,
     add_page_options,
@@ -91,6 +91,7 @@ class ScanCommand(Command):
             summary = write_report(store, run, result.image_id, report_path, args.reveal)
             if not args.quiet:
                 print_summary(console, store.image(result.image_id), summary, report_path)
+                list_problems(store, result.image_id, str(report_path))
         return policy.exit_code(result.verdict)
 
 
