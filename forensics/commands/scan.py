@@ -19,7 +19,8 @@ from forensics.commands.options import (
     add_reveal_option,
     add_rules_option,
 )
-from forensics.report.json_report import write_report
+from forensics.report.base import DEFAULT_FORMATS, ReportOptions, load_writers, write_reports
+from forensics.report.json_report import summarise
 from forensics.verdict import VerdictPolicy
 
 EPILOG = """\
@@ -36,7 +37,7 @@ examples:
 class ScanCommand(Command):
     name = "scan"
     order = 20
-    help = "scan an image and write report.json"
+    help = "scan an image and write its reports (report.json, report.html)"
     description = (
         "Scan an image end to end: every partition, gap, file system (allocated and "
         "deleted files, slack, unallocated space) and raw volume is searched with the shipped YARA "
@@ -73,7 +74,7 @@ class ScanCommand(Command):
 
     def run(self, args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
         policy = VerdictPolicy(sensitive_at=args.sensitive_at, fail_on=args.fail_on)
-        store, run, result = run_scan(
+        store, _, result = run_scan(
             args.image,
             args.output,
             list(args.rules),
@@ -84,13 +85,22 @@ class ScanCommand(Command):
             page_args=args,
             previews=True,
             policy=policy,
-            stale=("report.json",),
+            stale=tuple(cls.default_name for cls in load_writers().values()),
         )
         with store:
-            report_path = args.output / "report.json"
-            summary = write_report(store, run, result.image_id, report_path, args.reveal)
+            written = write_reports(
+                store, args.output, DEFAULT_FORMATS, ReportOptions(image_ids=(result.image_id,))
+            )
+            report_path = written[0]
+            summary = summarise(store, result.image_id)
             if not args.quiet:
                 print_summary(console, store.image(result.image_id), summary, report_path)
+                if len(written) > 1:
+                    console.print(
+                        "reports: " + "  ".join(str(p) for p in written[1:]),
+                        markup=False,
+                        highlight=False,
+                    )
                 list_problems(store, result.image_id, str(report_path))
         return policy.exit_code(result.verdict)
 
