@@ -16,7 +16,6 @@ DEMO = PROJECT / "fixtures" / "demo" / "printer-demo.img"
 SCRIPT_NAME = "<script>alert(1)</script>"
 FORMULA_USER = "=HYPERLINK(1)"
 ANSI_FILE = "\x1b[31mevil<b>.pjl"
-TRAVERSAL_JOB = "../../etc/passwd\x1b[31mRED"
 
 
 def pfa(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +35,7 @@ def hostile_pjl() -> bytes:
     return (
         b'\x1b%-12345X@PJL JOB NAME="' + SCRIPT_NAME.encode() + b'"\r\n'
         b'@PJL SET USERNAME="' + FORMULA_USER.encode() + b'"\r\n'
-        b'@PJL SET JOBNAME="' + TRAVERSAL_JOB.encode() + b'"\r\n'
+        b'@PJL SET JOBNAME="' + b"../../etc/passwd" + b'"\r\n'
         b"@PJL ENTER LANGUAGE=PCL\r\n"
         b"\x1bEPatient <img src=x onerror=alert(2)> SSN 219-09-9999 card 5378 1492 2635 0179"
         b"\x0c\x1bE\x1b%-12345X@PJL EOJ\r\n\x1b%-12345X"
