@@ -41,8 +41,9 @@ class ScanCommand(Command):
     description = (
         "Scan an image end to end: every partition, gap, file system (allocated and "
         "deleted files, slack, unallocated space) and raw volume is searched with the shipped YARA "
-        "rules (and yours), hits are confirmed by validators, and OUT/report.json and the case "
-        "database OUT/case.sqlite are written. Values are masked unless --reveal is given."
+        "rules (and yours), hits are confirmed by validators, and the case database "
+        "OUT/case.sqlite and the reports OUT/report.json and OUT/report.html are written (other "
+        "formats: pfa report). Values are masked unless --reveal is given."
     )
     epilog = EPILOG
 

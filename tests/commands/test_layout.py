@@ -15,7 +15,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def test_every_subcommand_is_a_registered_command_in_help_order() -> None:
     names = [cls.name for cls in load_commands()]
-    assert names[:6] == ["info", "scan", "jobs", "extract", "pages", "verify-wipe"]
+    assert names[:7] == ["info", "scan", "jobs", "extract", "pages", "verify-wipe", "report"]
     assert all(issubclass(Command.registry[name], Command) for name in names)
     help_text = build_parser().format_help()
     for name in names:
