@@ -649,9 +649,9 @@ def credential_service(key: str | None, section: str | None = None) -> str | Non
             if word in SERVICE_WORDS:
                 return SERVICE_WORDS[word]
             for prefix in _GLUED_PREFIXES:
-                if word.startswith(prefix) and word[len(prefix) :] in SECRET_WORDS:
-                    if prefix in SERVICE_WORDS:
-                        return SERVICE_WORDS[prefix]
+                glued = word.startswith(prefix) and word[len(prefix) :] in SECRET_WORDS
+                if glued and prefix in SERVICE_WORDS:
+                    return SERVICE_WORDS[prefix]
     return None
 
 
