@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.precision import LOOKALIKES, POSITIVES  # noqa: E402
-from forensics.detect.rules import load_rules  # noqa: E402
-from forensics.detect.scanner import Detector  # noqa: E402
+from fixtures.precision import LOOKALIKES, POSITIVES
+from forensics.detect.rules import load_rules
+from forensics.detect.scanner import Detector
 
 ENCODINGS = ("ascii", "utf-16-le")
 

@@ -79,7 +79,7 @@ def test_every_positive_is_found_raw_and_in_postscript_and_pdf_text(
 
 @pytest.mark.skipif(tesseract_path() is None, reason="tesseract not installed")
 def test_banners_are_found_in_ocr_text(images: dict[str, Path], tmp_path: Path) -> None:
-    rc, report = _scan(images["positive"], tmp_path / "out", "--reveal")
+    _, report = _scan(images["positive"], tmp_path / "out", "--reveal")
     ocr = {f["value"] for f in report["findings"] if f["path"] == "/fax/00103.tif"}
     assert {p.value for p in BANNER_POSITIVES[:3]} <= ocr
 
