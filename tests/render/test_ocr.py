@@ -105,7 +105,7 @@ def test_ocr_look_alikes_corrected_only_where_a_rule_rechecks(tmp_path: Path) ->
     extractor = JobExtractor(Detector(load_rules()), True, PageOptions())
     out = Extracted()
     source = JobSource(data=b"", address=EvidenceAddress(), location_class=LocationClass.ALLOCATED)
-    result = ocr.OcrResult("SSN 219-O9-9999 printed", 71.5, 3, "eng")
+    result = ocr.OcrResult("SSN 536-22-87l4 printed", 71.5, 3, "eng")
     count, _ = extractor._scan_text(
         out, source, "J1", EvidenceAddress(), "page 1 (OCR)", result.text, result
     )
