@@ -117,6 +117,8 @@ FINDING_COLUMNS = [
     "rule",
     "category",
     "severity",
+    "confidence",
+    "service",
     "description",
     "value_masked",
     "value_sha256",

@@ -447,7 +447,16 @@ class _Report:
     # --- findings, artefacts, problems, timeline -------------------------------------
 
     def finding_table(self, findings: Iterable[dict[str, Any]]) -> int:
-        head = ["rule", "category", "severity", "value", "context", "location", "evidence address"]
+        head = [
+            "rule",
+            "category",
+            "severity",
+            "confidence",
+            "value",
+            "context",
+            "location",
+            "evidence address",
+        ]
         self.w("<table class=findings><tr>", *(f"<th>{h}</th>" for h in head), "</tr>")
         count = 0
         for finding in findings:
@@ -459,6 +468,7 @@ class _Report:
             self.w(
                 f"<tr><td>{text(finding.get('rule'))}</td><td>{text(finding.get('category'))}</td>",
                 f"<td class='sev-{text(severity)}'>{text(severity)}</td>",
+                f"<td>{text(finding.get('confidence'))}</td>",
                 f"<td class=mono>{text(value or finding.get('value_masked'))}</td>",
                 f"<td class=mono>{text(context or finding.get('context_masked'))}</td>",
                 f"<td>{text(finding.get('location_class'))}</td>",

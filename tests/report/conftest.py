@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.secrets import SSN
+
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO = PROJECT / "fixtures" / "demo" / "printer-demo.img"
 
@@ -37,7 +39,9 @@ def hostile_pjl() -> bytes:
         b'@PJL SET USERNAME="' + FORMULA_USER.encode() + b'"\r\n'
         b'@PJL SET JOBNAME="' + b"../../etc/passwd" + b'"\r\n'
         b"@PJL ENTER LANGUAGE=PCL\r\n"
-        b"\x1bEPatient <img src=x onerror=alert(2)> SSN 219-09-9999 card 5378 1492 2635 0179"
+        b"\x1bEPatient <img src=x onerror=alert(2)> SSN "
+        + SSN.encode()
+        + b" card 5378 1492 2635 0179"
         b"\x0c\x1bE\x1b%-12345X@PJL EOJ\r\n\x1b%-12345X"
     )
 
