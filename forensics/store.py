@@ -348,6 +348,33 @@ class CaseStore:
         )
         return {(str(sev), str(cat)): int(n) for sev, cat, n in rows}
 
+    def image_ids(self) -> list[int]:
+        """Every finished image of the case, in scan order."""
+        rows = self.db.execute(
+            "SELECT image_id FROM images WHERE data IS NOT NULL ORDER BY image_id"
+        )
+        return [int(image_id) for (image_id,) in rows]
+
+    def run_of_image(self, image_id: int) -> dict[str, Any]:
+        """The run record (tool, version, command line, host, times) an image was scanned in."""
+        row = self.db.execute(
+            "SELECT r.data, r.finished FROM runs r JOIN images i ON i.run_id = r.run_id"
+            " WHERE i.image_id = ?",
+            (image_id,),
+        ).fetchone()
+        if not row:
+            return {}
+        run: dict[str, Any] = json.loads(row[0]) if row[0] else {}
+        run.setdefault("finished", row[1])
+        return run
+
+    def files(self, image_id: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(file id, file entry) of every file walked, in walk order."""
+        for file_id, data in self.db.execute(
+            "SELECT file_id, data FROM files WHERE image_id = ? ORDER BY file_id", (image_id,)
+        ):
+            yield int(file_id), json.loads(data)
+
     def finding_summary(self, image_id: int) -> list[tuple[str, str, int]]:
         """(category, location class, count) for the summary table."""
         rows = self.db.execute(
