@@ -29,9 +29,9 @@ def _case_validate() -> str:
     return found
 
 
-def test_export_conforms_to_case(demo_case: Path, tmp_path: Path) -> None:
+def test_export_conforms_to_case(demo_db: Path, tmp_path: Path) -> None:
     dest = tmp_path / "demo.jsonld"
-    _export(demo_case, dest)
+    _export(demo_db, dest)
     done = subprocess.run(
         [_case_validate(), str(dest)], capture_output=True, text=True, timeout=300, check=False
     )
@@ -39,8 +39,8 @@ def test_export_conforms_to_case(demo_case: Path, tmp_path: Path) -> None:
     assert "Conforms: True" in done.stdout
 
 
-def test_graph_content_ties_findings_and_jobs_to_the_image(demo_case: Path, tmp_path: Path) -> None:
-    graph = _export(demo_case, tmp_path / "demo.jsonld")["@graph"]
+def test_graph_content_ties_findings_and_jobs_to_the_image(demo_db: Path, tmp_path: Path) -> None:
+    graph = _export(demo_db, tmp_path / "demo.jsonld")["@graph"]
     by_type: dict[str, list[dict[str, Any]]] = {}
     for node in graph:
         by_type.setdefault(node["@type"], []).append(node)
@@ -72,22 +72,22 @@ def test_graph_content_ties_findings_and_jobs_to_the_image(demo_case: Path, tmp_
     )
 
 
-def test_values_are_masked_without_reveal(demo_case: Path, tmp_path: Path) -> None:
-    _export(demo_case, tmp_path / "demo.jsonld")
+def test_values_are_masked_without_reveal(demo_db: Path, tmp_path: Path) -> None:
+    _export(demo_db, tmp_path / "demo.jsonld")
     text = (tmp_path / "demo.jsonld").read_text(encoding="utf-8")
-    db = sqlite3.connect(demo_case)
+    db = sqlite3.connect(demo_db)
     for (masked,) in db.execute("SELECT json_extract(data, '$.value_masked') FROM findings"):
         assert json.dumps(masked)[1:-1] in text
     for planted in (secrets.CARD_VISA, secrets.CARD_VISA_SPACED, "Spring2024!", secrets.IBAN):
         assert planted not in text
 
 
-def test_ids_are_deterministic_across_rescans(tmp_path: Path, demo_case: Path) -> None:
+def test_ids_are_deterministic_across_rescans(tmp_path: Path, demo_db: Path) -> None:
     again = tmp_path / "again"
     main(
         ["scan", str(builders.DEMO_DIR / "printer-demo.img"), "-o", str(again), "-q", "--no-pages"]
     )
-    first = _export(demo_case, tmp_path / "a.jsonld")["@graph"]
+    first = _export(demo_db, tmp_path / "a.jsonld")["@graph"]
     second = _export(again / "case.sqlite", tmp_path / "b.jsonld")["@graph"]
 
     def without_times(graph: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,10 +22,10 @@ def _export(case: Path, dest: Path) -> ET.Element:
 
 
 def test_demo_export_is_valid_and_lists_files_carved_jobs_and_hashes(
-    demo_case: Path, tmp_path: Path
+    demo_db: Path, tmp_path: Path
 ) -> None:
-    root = _export(demo_case, tmp_path / "demo.dfxml")
-    db = sqlite3.connect(demo_case)
+    root = _export(demo_db, tmp_path / "demo.dfxml")
+    db = sqlite3.connect(demo_db)
     sha256 = db.execute("SELECT sha256 FROM images").fetchone()[0]
     # The evidence file's own hashes are recorded.
     digests = {e.get("type"): e.text for e in root.findall("d:fileobject/d:hashdigest", NS)}
@@ -67,9 +67,9 @@ def test_demo_export_is_valid_and_lists_files_carved_jobs_and_hashes(
     )
 
 
-def test_hostile_names_stay_well_formed_and_inert(hostile_case: Path, tmp_path: Path) -> None:
+def test_hostile_names_stay_well_formed_and_inert(hostile_names_db: Path, tmp_path: Path) -> None:
     dest = tmp_path / "hostile.dfxml"
-    root = _export(hostile_case, dest)
+    root = _export(hostile_names_db, dest)
     text = dest.read_text(encoding="utf-8")
     assert "<script>" not in text and "\x1b" not in text and "\x07" not in text
     names = {e.text for e in root.iter(f"{{{DFXML_NS}}}filename")}
@@ -78,9 +78,9 @@ def test_hostile_names_stay_well_formed_and_inert(hostile_case: Path, tmp_path: 
     assert f"spool/{HOSTILE_NAMES[1]}" in names
 
 
-def test_report_never_opens_the_image(demo_case: Path, tmp_path: Path) -> None:
+def test_report_never_opens_the_image(demo_db: Path, tmp_path: Path) -> None:
     # Copy the case away from its image path and export: nothing reads the evidence.
     moved = tmp_path / "moved"
     moved.mkdir()
-    (moved / "case.sqlite").write_bytes(demo_case.read_bytes())
+    (moved / "case.sqlite").write_bytes(demo_db.read_bytes())
     _export(moved / "case.sqlite", tmp_path / "moved.dfxml")
