@@ -102,7 +102,7 @@ def write_report(
         _write_array(out, "volumes", store.volumes(image_id))
         _write_array(out, "filesystems", store.filesystems(image_id))
         _write_array(out, "jobs", store.jobs(image_id))
-        _write_array(out, "findings", store.findings(image_id))
+        _write_array(out, "findings", store.findings_ranked(image_id))
         _write_array(out, "problems", store.problems(image_id))
         out.write(f'  "disk_map": {_dump(disk_map)}\n')
         out.write("}\n")
