@@ -84,3 +84,13 @@ def test_report_never_opens_the_image(demo_db: Path, tmp_path: Path) -> None:
     moved.mkdir()
     (moved / "case.sqlite").write_bytes(demo_db.read_bytes())
     _export(moved / "case.sqlite", tmp_path / "moved.dfxml")
+
+
+def test_pfa_report_writes_dfxml_and_case(demo_db: Path, tmp_path: Path) -> None:
+    from forensics.cli import main
+
+    for fmt, name in (("dfxml", "r.dfxml"), ("case", "r.jsonld")):
+        dest = tmp_path / name
+        assert main(["report", str(demo_db.parent), "--format", fmt, "-o", str(dest)]) == 0
+        assert dest.stat().st_size > 1000
+    xmlschema.XMLSchema(str(SCHEMA)).validate(str(tmp_path / "r.dfxml"))
