@@ -463,6 +463,8 @@ _PLACEHOLDERS = frozenset(
         "(empty)", "hidden", "(hidden)", "redacted", "[redacted]", "removed", "required",
         "optional", "not set", "(not set)", "your_password", "yourpassword", "your password",
         "<your password>", "enter password", "example", "placeholder", "dummy",
+        # switches, not secrets: "secret": false, "psk": "on"
+        "true", "false", "yes", "no", "on", "off", "enabled", "disabled",
     }
 )  # fmt: skip
 # Template variables are not credentials: %s, %PASSWORD%, ${VAR}, {{ var }}, <password>,
@@ -605,6 +607,7 @@ SERVICE_WORDS: dict[str, str] = {
     "http": "HTTP", "https": "HTTP", "proxy": "proxy", "sql": "database", "db": "database",
     "kerberos": "Kerberos", "krb": "Kerberos", "vnc": "VNC", "telnet": "Telnet", "ssh": "SSH",
 }  # fmt: skip
+MIN_TOKEN_LENGTH = 8
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _KEY_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 _TRAILING_QUALIFIERS = frozenset(
@@ -636,7 +639,8 @@ def is_credential_key(key: str) -> bool:
         return False
     last = words[-1]
     if last in SECRET_WORDS:
-        return last not in _SHORT_SECRET_WORDS or len(words) > 1 or key.lower() in {"pass"}
+        # "Pass: 2 of 4" in a job log is not a password: a bare "pass"/"pw" needs a qualifier.
+        return last not in _SHORT_SECRET_WORDS or len(words) > 1
     return _glued_secret(last)
 
 
@@ -671,8 +675,11 @@ def validate_credential_key(text: str) -> Confirmed | None:
         value = text[span[0] : span[1]]
         if not _secret_ok(value) or value.lower() in _SNMP_ACCESS:
             continue
-        if key_words(name)[-1] == "pwd" and _PATH_RE.match(value):
+        last = key_words(name)[-1]
+        if last == "pwd" and _PATH_RE.match(value):
             continue
+        if last == "token" and len(value) < MIN_TOKEN_LENGTH:
+            continue  # "token: 3" counts something; bearer and API tokens are long
         return Confirmed(value, value, SECRET_MASK, span, key=name)
     return None
 
