@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PFA := $(VENV)/bin/pfa
 # Real tools the tests build images with, and the yara CLI the benchmark compares against.
-APT_PACKAGES := e2fsprogs dosfstools mtools fdisk gdisk ewf-tools sleuthkit ntfs-3g genisoimage ghostscript groff enscript yara libtiff-tools tesseract-ocr tesseract-ocr-eng
+APT_PACKAGES := e2fsprogs dosfstools mtools fdisk gdisk ewf-tools sleuthkit ntfs-3g genisoimage ghostscript groff enscript yara libtiff-tools tesseract-ocr tesseract-ocr-eng chromium
 DEMO_IMAGE := fixtures/demo/printer-demo.img
 
 .PHONY: all setup apt venv demo test lint format bench clean

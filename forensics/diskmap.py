@@ -182,7 +182,7 @@ def _byte_periods(rows: np.ndarray, todo: np.ndarray) -> np.ndarray:
 
 def _drop_text_units(rows: np.ndarray, periods: np.ndarray) -> np.ndarray:
     """A repeated unit of 4+ printable characters with a letter or digit is a string, not a
-    fill: ``"SSN 219-09-9999 "`` repeated is data."""
+    fill: ``"SSN 536-22-8714 "`` repeated is data."""
     for p in range(_TEXT_UNIT, MAX_PATTERN_PERIOD + 1):
         index = np.flatnonzero(periods == p)
         if index.size == 0:

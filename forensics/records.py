@@ -164,6 +164,9 @@ class Finding(Record):
     stream_offset: int | None = None  # offset in the decoded stream (or loose file)
     ocr_confidence: float | None = None  # set when the text came from OCR of a page image
     ocr_corrected: bool = False  # read after mapping OCR look-alikes (O→0, l→1…) to digits
+    # "validated" (checksum/structure) > "keyword-anchored" (a labelled slot) > "pattern".
+    confidence: str = "pattern"
+    service: str | None = None  # credentials: the service the secret belongs to, when known
 
     def to_dict(self) -> dict[str, Any]:
         # Written out rather than derived: findings are the one record made by the thousand.
@@ -188,6 +191,8 @@ class Finding(Record):
             "stream_offset": self.stream_offset,
             "ocr_confidence": self.ocr_confidence,
             "ocr_corrected": self.ocr_corrected,
+            "confidence": self.confidence,
+            "service": self.service,
         }
 
 

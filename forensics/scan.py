@@ -50,6 +50,7 @@ from forensics.jobs import (
     pair_jobs,
     record_extracted,
 )
+from forensics.progress import Progress
 from forensics.records import (
     ByteRun,
     FileEntry,
@@ -97,19 +98,6 @@ class ScanOptions:
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     pages: PageOptions | None = None  # render (and OCR) job pages; None: no rendering
     policy: VerdictPolicy = field(default_factory=VerdictPolicy)  # what makes it "sensitive"
-
-
-class Progress:
-    """Progress sink; the CLI's rich bar subclasses it."""
-
-    def start(self, total: int, label: str) -> None:
-        pass
-
-    def advance(self, done: int) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS findings (
     finding_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, rule TEXT, category TEXT,
     severity TEXT, location_class TEXT, image_offset INTEGER, value_sha256 TEXT,
-    file_id INTEGER, job_id TEXT, data TEXT);
+    file_id INTEGER, job_id TEXT, data TEXT, confidence TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT, image_id INTEGER REFERENCES images, format TEXT, location_class TEXT,
     path TEXT, file_id INTEGER, parent_job_id TEXT, data TEXT, PRIMARY KEY (image_id, job_id));
@@ -86,11 +86,18 @@ class CaseStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._migrate()
         self.db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
         self.db.commit()
+
+    def _migrate(self) -> None:
+        """Bring a case written by an older pfa up to this schema (columns are only added)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(findings)")}
+        if "confidence" not in columns:  # added with finding confidence (schema 1, pfa 0.1)
+            self.db.execute("ALTER TABLE findings ADD COLUMN confidence TEXT")
 
     def close(self) -> None:
         if self.db.in_transaction:
@@ -186,7 +193,8 @@ class CaseStore:
     def add_finding(self, image_id: int, finding: Finding, file_id: int | None) -> None:
         self.db.execute(
             "INSERT INTO findings (image_id, rule, category, severity, location_class, image_offset,"
-            " value_sha256, file_id, job_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " value_sha256, file_id, job_id, data, confidence)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 image_id,
                 finding.rule,
@@ -198,6 +206,7 @@ class CaseStore:
                 file_id,
                 finding.job_id,
                 _json(finding.to_dict()),
+                finding.confidence,
             ),
         )
 
@@ -321,8 +330,23 @@ class CaseStore:
         )
 
     def findings(self, image_id: int) -> Iterator[dict[str, Any]]:
+        """Findings in medium order (image offset)."""
         return self._rows(
             "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id",
+            (image_id,),
+        )
+
+    def findings_ranked(self, image_id: int) -> Iterator[dict[str, Any]]:
+        """Findings as reports list them: severity (critical first), then confidence
+        (validated, keyword-anchored, pattern), then image offset. Read from the JSON record,
+        so cases written before the confidence column sort the same way."""
+        return self._rows(
+            "SELECT data FROM findings WHERE image_id = ? ORDER BY"
+            " CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
+            " WHEN 'low' THEN 3 ELSE 4 END,"
+            " CASE json_extract(data, '$.confidence') WHEN 'validated' THEN 0"
+            " WHEN 'keyword-anchored' THEN 1 ELSE 2 END,"
+            " image_offset, finding_id",
             (image_id,),
         )
 

@@ -40,8 +40,8 @@ from forensics.diskmap import (
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
 from forensics.evidence.image import Image, format_size, read_tolerant
+from forensics.progress import Progress
 from forensics.records import LocationClass
-from forensics.scan import Progress
 from forensics.verdict import Verdict, WipeEvidence, decide_wipe
 
 log = logging.getLogger(__name__)

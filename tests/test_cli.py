@@ -66,7 +66,7 @@ def test_missing_image(tmp_path: Path) -> None:
 def test_a_folder_is_a_logical_acquisition(tmp_path: Path) -> None:
     spool = tmp_path / "PRINTERS"
     (spool / "sub").mkdir(parents=True)
-    (spool / "sub" / "notes.txt").write_text("Employee SSN 219-09-9999\n")
+    (spool / "sub" / "notes.txt").write_text("Employee SSN 536-22-8714\n")
     (spool / "empty.dat").write_bytes(b"")
     done = pfa("scan", str(spool), "-o", str(tmp_path / "o"), "-q", "--reveal")
     assert done.returncode == 1, done.stderr
@@ -128,7 +128,7 @@ def test_scan_demo_prints_summary_and_exits_1(tmp_path: Path) -> None:
     assert "verdict: sensitive" in done.stdout
     assert "financial" in done.stdout
     assert (tmp_path / "out" / "report.json").exists()
-    assert "219-09-9999" not in done.stdout
+    assert "536-22-8714" not in done.stdout
 
 
 def test_user_rules_are_used_beside_shipped(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from fixtures import carving
 from fixtures.tools import ghostscript
 from forensics.cli import main
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gs") is None or shutil.which("tesseract") is None,

@@ -105,7 +105,7 @@ def test_jobs_and_extract_commands(loose_job: Path, tmp_path: Path) -> None:
     assert raw == loose_job.read_bytes()[pcl["file_offset"] : pcl["file_offset"] + pcl["length"]]
     # The decoded text keeps its words; the values the rules confirm stay masked…
     text = files[".txt"].read_text()
-    assert "Patient Name: J*** E******, SSN ***-**-9999 was admitted" in text
+    assert "Patient Name: J*** E******, SSN ***-**-8714 was admitted" in text
     # …unless the examiner asks for them.
     revealed = tmp_path / "revealed"
     done = pfa("extract", str(loose_job), "--job", pcl["job_id"], "-o", str(revealed), "--reveal")

@@ -515,7 +515,7 @@ def test_map_size_is_bounded(tmp_path: Path) -> None:
 
 
 def test_preview_masks_letters_and_digits_but_not_signatures() -> None:
-    data = b'\x1b%-12345X@PJL SET USERNAME="jdoe" SSN 219-09-9999 %!PS-Adobe-3.0'
+    data = b'\x1b%-12345X@PJL SET USERNAME="jdoe" SSN 536-22-8714 %!PS-Adobe-3.0'
     masked = wipe.preview_text(data, reveal=False)
     assert masked == '.%-12345X@PJL xxx xxxxxxxx="xxxx" xxx ###-##-#### %!PS-Adobe-#.#'
     assert wipe.preview_text(data, reveal=True) == data.decode().replace("\x1b", ".")

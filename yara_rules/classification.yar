@@ -65,7 +65,7 @@ rule classification_cui
 {
     meta:
         category = "classification"
-        severity = "medium"
+        severity = "high"
         description = "Controlled Unclassified Information (CUI) banner marking"
         validator = "classification"
     strings:
@@ -85,6 +85,33 @@ rule classification_nato
         $nato = /(COSMIC TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED)( ATOMAL)?(\/\/[A-Z][A-Z0-9 ,\/\-]{1,100})?([^A-Za-z]|$)/ ascii wide
         // ATOMAL on its own; after a NATO level it is part of $nato
         $atomal = /(^|[^A-Z ]|[^TLD] )ATOMAL([^A-Za-z]|$)/ ascii wide
+    condition:
+        any of them
+}
+
+rule classification_banner_line_secret
+{
+    meta:
+        category = "classification"
+        severity = "critical"
+        description = "TOP SECRET or SECRET banner line (the marking alone on its line)"
+        validator = "classification_banner"
+    strings:
+        // a banner is its own line: a line break (or the start of the data) on both sides
+        $banner = /(^|[\n\r\f])[ \t]{0,60}(TOP )?SECRET(\/\/[A-Z][A-Z0-9 ,\/\-]{1,100})?[ \t]{0,60}([\r\n\f]|$)/ ascii wide
+    condition:
+        any of them
+}
+
+rule classification_banner_line
+{
+    meta:
+        category = "classification"
+        severity = "high"
+        description = "CONFIDENTIAL or CUI/CONTROLLED banner line (the marking alone on its line)"
+        validator = "classification_banner"
+    strings:
+        $banner = /(^|[\n\r\f])[ \t]{0,60}(CONFIDENTIAL|CUI|CONTROLLED)(\/\/[A-Z][A-Z0-9 ,\/\-]{1,100})?[ \t]{0,60}([\r\n\f]|$)/ ascii wide
     condition:
         any of them
 }

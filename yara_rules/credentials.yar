@@ -84,3 +84,25 @@ rule credentials_shared_secret
     condition:
         any of them
 }
+
+rule credentials_keyed_secret
+{
+    meta:
+        category = "credentials"
+        severity = "high"
+        description = "Secret assigned to a credential key (smtp_pass, ldap_bind_pw, auth_token, client_secret, wifi psk...)"
+        validator = "credential_key"
+    strings:
+        // The key's leading words are part of the match so the validator sees the whole key
+        // (docs/detection.md: the last word must be a secret word; "bypass=" is refused there).
+        $pass = /[A-Za-z0-9_.\-]{0,32}(pass|Pass|PASS)(code|Code|CODE)?["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $pw = /[A-Za-z0-9]{2,24}[_.\-](pw|PW|Pw)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $secret = /[A-Za-z0-9_.\-]{0,32}(secret|Secret|SECRET)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $token = /[A-Za-z0-9_.\-]{0,32}(token|Token|TOKEN)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $psk = /[A-Za-z0-9_.\-]{0,32}(psk|Psk|PSK)["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        $credential = /[A-Za-z0-9_.\-]{0,32}(credential|Credential|CREDENTIAL)[sS]?["']?[ \t]{0,4}[:=][ \t]{0,4}[^\r\n]{0,130}/ ascii wide
+        // XML elements: <SmtpPassword>x</SmtpPassword>, <AuthToken>x</AuthToken>
+        $xml = /<[A-Za-z0-9_:.\-]{0,32}([Pp]ass(code)?|PASS|[Ss]ecret|SECRET|[Tt]oken|TOKEN|[Pp]sk|PSK)>[^<\r\n]{0,130}/ ascii wide
+    condition:
+        any of them
+}

@@ -10,7 +10,7 @@ rule printer_pjl_job_pin
 {
     meta:
         category = "printer"
-        severity = "medium"
+        severity = "high"
         description = "Stored/private print job PIN (PJL HOLDKEY, JOBPASSWORD, @PIN)"
         validator = "pjl_holdkey"
     strings:

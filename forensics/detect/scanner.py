@@ -8,13 +8,14 @@ the next chunk, so every hit is counted exactly once.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import yara
 
 from forensics.detect.masking import mask_context, printable, sha256_normalised
 from forensics.detect.rules import RuleSet, rule_meta
-from forensics.detect.validators import confirm
+from forensics.detect.validators import confidence_of, confirm, credential_service
 from forensics.evidence.address import EvidenceAddress
 from forensics.records import Finding, LocationClass
 
@@ -43,6 +44,8 @@ class Detection:
     context_masked: str
     context: str
     validator: str = ""  # the rule's validator ("" when none): OCR text trusts only some
+    confidence: str = "pattern"  # "validated" | "keyword-anchored" | "pattern"
+    service: str | None = None  # credentials: SMTP, LDAP, SMB, FTP, SNMP, Wi-Fi... when known
 
     def to_finding(
         self,
@@ -77,7 +80,38 @@ class Detection:
             context=self.context if reveal else None,
             job_id=job_id,
             stream_offset=stream_offset,
+            confidence=self.confidence,
+            service=self.service,
         )
+
+
+_KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_SECTION_WINDOW = 4096  # bytes looked back for the INI section a key sits in
+_SECTION_RE = re.compile(r"(?m)^[ \t]*\[([A-Za-z][A-Za-z0-9 _.\-]{0,40})\][ \t]*\r?$")
+
+
+def _key_lead(buf: bytes, start: int, width: int) -> str:
+    """Identifier characters just before a match: the front of a key the rule began inside
+    (``Smtp`` of ``SmtpPassword``), at most 48 characters."""
+    pos = start
+    while pos - width >= 0 and start - pos < 48 * width:
+        unit = buf[pos - width : pos]
+        if unit[0] not in _KEY_CHARS or any(unit[1:]):
+            break
+        pos -= width
+    return buf[pos:start:width].decode("ascii")
+
+
+def _ini_section(buf: bytes, start: int, width: int) -> str | None:
+    """The ``[Section]`` header heading the text a match sits in, within the last 4 KiB of
+    plain text (a NUL or other binary byte ends the search: that is another file's data)."""
+    lo = max(0, start - _SECTION_WINDOW * width)
+    lo += (start - lo) % width
+    raw = buf[lo:start]
+    text = raw.decode("utf-16-le", errors="replace") if width == 2 else raw.decode("latin-1")
+    binary = max((i for i, ch in enumerate(text) if ord(ch) < 9 or ch == "\ufffd"), default=-1)
+    headers = list(_SECTION_RE.finditer(text, binary + 1))
+    return headers[-1].group(1) if headers else None
 
 
 class DetectionError(Exception):
@@ -173,6 +207,11 @@ class Detector:
             value_start = start + confirmed.span[0] * width
             value_end = start + confirmed.span[1] * width
         before, after = self._context(buf, value_start, value_end, width, utf8)
+        service = None
+        if meta["category"] == "credentials":
+            key = confirmed.key or text[: confirmed.span[0]]
+            lead = _key_lead(buf, start, width)
+            service = credential_service(lead + key, _ini_section(buf, start, width))
         return Detection(
             rule=rule,
             category=meta["category"],
@@ -188,6 +227,8 @@ class Detector:
             context_masked=mask_context(before, confirmed.masked, after),
             context=printable(before + confirmed.value + after),
             validator=meta["validator"],
+            confidence=confidence_of(meta["validator"] or None),
+            service=service,
         )
 
     def _context(

@@ -31,23 +31,40 @@ class Confirmed:
     normalised: str  # canonical form hashed for correlation
     masked: str  # safe to print
     span: tuple[int, int]  # [start, end) of ``value`` in the text
+    key: str | None = None  # the field name a keyed secret was assigned to (``smtp_pass``)
 
 
 Validator = Callable[[str], Confirmed | None]
 
 VALIDATORS: dict[str, Validator] = {}
 
+# How much a confirmed value can be trusted, strongest first (the report sorts by it after
+# severity): "validated" — a checksum or a structure that random text does not satisfy (Luhn,
+# mod-97, ABA, a PEM key body); "keyword-anchored" — a value in the slot a keyword or field
+# label opens (Password:, SSN, HOLDKEY=, a banner line); "pattern" — the shape alone (e-mail,
+# telephone, an unlabelled SSN), or a user rule without a validator.
+CONFIDENCES = ("validated", "keyword-anchored", "pattern")
+VALIDATOR_CONFIDENCE: dict[str, str] = {}
 
-def validator(name: str) -> Callable[[Validator], Validator]:
+
+def validator(name: str, confidence: str) -> Callable[[Validator], Validator]:
     """Register the decorated function as the validator called ``name`` (a rule's meta value)."""
+    if confidence not in CONFIDENCES:
+        raise ValueError(f"unknown confidence {confidence!r}")
 
     def register(func: Validator) -> Validator:
         if name in VALIDATORS:
             raise ValueError(f"validator {name!r} is registered twice")
         VALIDATORS[name] = func
+        VALIDATOR_CONFIDENCE[name] = confidence
         return func
 
     return register
+
+
+def confidence_of(validator_name: str | None) -> str:
+    """The confidence of a finding confirmed by ``validator_name`` (none: pattern only)."""
+    return VALIDATOR_CONFIDENCE.get(validator_name or "", "pattern")
 
 
 def confirm(validator_name: str | None, text: str) -> Confirmed | None:
@@ -160,7 +177,7 @@ def _card_candidates(run: str) -> list[str]:
     return [run]
 
 
-@validator("luhn")
+@validator("luhn", confidence="validated")
 def validate_card(text: str) -> Confirmed | None:
     """Payment card number: grouping, IIN/length table, Luhn, digit-pattern tests."""
     for match in _CARD_RUN_RE.finditer(text):
@@ -185,9 +202,12 @@ _SSN_ANY_RE = re.compile(r"(?<![0-9])([0-9]{3})([- ]?)([0-9]{2})\2([0-9]{4})(?![
 _SSN_KEYWORD_RE = re.compile(
     r"(?<![A-Za-z])(?:SSN|SS#|S\.S\.N|social[ \t]+security)", re.IGNORECASE
 )
-# Numbers the SSA never issued but that circulate widely: the 1938 Woolworth wallet-insert
-# number and the "123-45-6789" example.
-_SSN_BLOCKLIST = frozenset({"078051120", "123456789"})
+# Numbers that circulate widely but identify nobody. SSA, "Social Security Numbers — Misuse"
+# (ssa.gov/history/ssn/misused.html): 078-05-1120, printed on the 1938 Woolworth wallet
+# insert, and 219-09-9999, printed in a 1940 SSA pamphlet advertisement; 123-45-6789 is the
+# textbook example. SSA also reserves 987-65-4320..4329 for advertising (area 9xx: refused
+# by _ssn_ok already).
+_SSN_BLOCKLIST = frozenset({"078051120", "219099999", "123456789"})
 
 
 def _ssn_ok(area: str, group: str, serial: str) -> bool:
@@ -207,7 +227,7 @@ def _ssn_confirmed(match: re.Match[str]) -> Confirmed | None:
     return Confirmed(value, area + group + serial, mask_keep_last(value), match.span())
 
 
-@validator("ssn")
+@validator("ssn", confidence="pattern")
 def validate_ssn(text: str) -> Confirmed | None:
     """US SSN written AAA-GG-SSSS or AAA GG SSSS (one separator kind), keyword prefix allowed."""
     for match in _SSN_RE.finditer(text):
@@ -217,7 +237,7 @@ def validate_ssn(text: str) -> Confirmed | None:
     return None
 
 
-@validator("ssn_bare")
+@validator("ssn_bare", confidence="keyword-anchored")
 def validate_ssn_keyword(text: str) -> Confirmed | None:
     """US SSN after an SSN / Social Security keyword; nine bare digits are accepted here."""
     keyword = _SSN_KEYWORD_RE.search(text)
@@ -288,7 +308,7 @@ def _iban_end(text: str, start: int, length: int) -> int | None:
     return pos
 
 
-@validator("iban")
+@validator("iban", confidence="validated")
 def validate_iban(text: str) -> Confirmed | None:
     """IBAN: known country, its registered length, ISO 7064 mod-97 check == 1."""
     for match in _IBAN_START_RE.finditer(text):
@@ -333,7 +353,7 @@ def _aba_ok(digits: str) -> bool:
     return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
 
 
-@validator("aba")
+@validator("aba", confidence="validated")
 def validate_aba(text: str) -> Confirmed | None:
     """US routing transit number: nine digits after a routing/ABA/RTN keyword."""
     keyword = _ABA_KEYWORD_RE.search(text)
@@ -383,7 +403,7 @@ def _email_ok(local: str, domain: str) -> bool:
     )
 
 
-@validator("email")
+@validator("email", confidence="pattern")
 def validate_email(text: str) -> Confirmed | None:
     """E-mail address: syntactic check strict enough to drop x@x.x junk from binary data."""
     for match in EMAIL_RE.finditer(text):
@@ -405,7 +425,14 @@ _PHONE_FORMS = (
 )
 
 
-@validator("phone")
+def _nanp_fictional(value: str, national: str) -> bool:
+    """NANPA reserves 555-0100 through 555-0199 for fictional use (films, books, examples):
+    NANPA, "555 NXX Line Numbers" (nationalnanpa.com/number_resource_info/555_numbers.html)."""
+    nanp = value.startswith("+1") or not value.startswith("+")
+    return nanp and len(national) == 10 and national[3:6] == "555" and national[6:8] == "01"
+
+
+@validator("phone", confidence="pattern")
 def validate_phone(text: str) -> Confirmed | None:
     """NANP (area and exchange 2-9xx) or E.164 international (+CC, 8-15 digits)."""
     candidates = [m for form in _PHONE_FORMS for m in form.finditer(text)]
@@ -418,16 +445,37 @@ def validate_phone(text: str) -> Confirmed | None:
         national = digits[1:] if value.startswith("+1") else digits
         if len(set(national)) == 1:
             continue
+        if _nanp_fictional(value, national):
+            continue
         return Confirmed(value, digits, mask_keep_last(value), match.span())
     return None
 
 
 # --------------------------------------------------------------------------- key = value secrets
 
-_MASK_CHARS = frozenset("*•●·xX#")
-_PLACEHOLDERS = frozenset({"null", "none", "(none)", "<none>", "undefined"})
-# Template variables are not credentials: %s, ${VAR}, {{ var }}.
-_TEMPLATE_RE = re.compile(r"%s|\$\{[^}]*\}|\{\{[^}]*\}\}")
+# Characters that fill a blank or masked form field: "********", "xxxx", "____", "......".
+_MASK_CHARS = frozenset("*•●·xX#_.-–—~ ")
+# Words that stand where no value was set. Real default passwords ("changeme", "admin",
+# "password", "1234") are NOT here: a device that still has one is a finding.
+_PLACEHOLDERS = frozenset(
+    {
+        "null", "none", "(none)", "<none>", "undefined", "n/a", "na", "tbd", "unset", "empty",
+        "(empty)", "hidden", "(hidden)", "redacted", "[redacted]", "removed", "required",
+        "optional", "not set", "(not set)", "your_password", "yourpassword", "your password",
+        "<your password>", "enter password", "example", "placeholder", "dummy",
+        # switches, not secrets: "secret": false, "psk": "on"
+        "true", "false", "yes", "no", "on", "off", "enabled", "disabled",
+    }
+)  # fmt: skip
+# Template variables are not credentials: %s, %PASSWORD%, ${VAR}, {{ var }}, <password>,
+# [password], @@PASS@@.
+_TEMPLATE_RE = re.compile(
+    r"""%s|%[A-Za-z_][A-Za-z0-9_]*%|\$\{[^}]*\}|\{\{[^}]*\}\}|\{[A-Za-z_]+\}
+    |<[A-Za-z][A-Za-z0-9 _-]{0,40}>|\[[A-Za-z][A-Za-z0-9 _-]{0,40}\]|@@[A-Za-z_]+@@""",
+    re.VERBOSE,
+)
+# The label of the next form field where the value was left blank: "Password: Username:".
+_NEXT_LABEL_RE = re.compile(r"[A-Z][A-Za-z]*(?:[ _-][A-Za-z]+){0,3}[ \t]*:")
 MAX_SECRET_LENGTH = 128
 _ASSIGN_RE = re.compile(r"""["']?(?:[ \t]*[:=][ \t]*|>)""")
 _SPACE_ASSIGN_RE = re.compile(r"""["']?[ \t]+""")
@@ -443,9 +491,11 @@ def _secret_ok(value: str) -> bool:
     # binary junk after a keyword: control characters, or mostly non-ASCII bytes
     if not value.isprintable() or 2 * sum(ch.isascii() for ch in value) < len(value):
         return False
-    if set(stripped) <= _MASK_CHARS:
+    if set(stripped) <= _MASK_CHARS or len(set(stripped)) == 1:
         return False
     if stripped.lower() in _PLACEHOLDERS:
+        return False
+    if _NEXT_LABEL_RE.fullmatch(stripped):
         return False
     return _TEMPLATE_RE.fullmatch(stripped) is None
 
@@ -484,7 +534,7 @@ _PASSWORD_KEY_RE = re.compile(r"pass(?:word|wd)|pwd", re.IGNORECASE)
 _PATH_RE = re.compile(r"[/~]|[A-Za-z]:\\")
 
 
-@validator("password_field")
+@validator("password_field", confidence="keyword-anchored")
 def validate_password(text: str) -> Confirmed | None:
     """Value of a password field (``Password: x``, ``passwd=x``, ``<Password>x</Password>``...)."""
     for key in _PASSWORD_KEY_RE.finditer(text):
@@ -512,7 +562,7 @@ _CREDENTIAL_KEY_RE = re.compile(
 _SNMP_ACCESS = frozenset({"ro", "rw"})
 
 
-@validator("credential_value")
+@validator("credential_value", confidence="keyword-anchored")
 def validate_credential(text: str) -> Confirmed | None:
     """SNMP community, LDAP bindpw/rootpw, Wi-Fi passphrase, PSK, client secret or API key."""
     for key in _CREDENTIAL_KEY_RE.finditer(text):
@@ -528,6 +578,112 @@ def validate_credential(text: str) -> Confirmed | None:
     return None
 
 
+# --------------------------------------------------------------------------- keyed secrets
+#
+# Device configuration and address-book exports name secrets in many spellings: smtp_pass,
+# SmtpPassword, ldap_bind_pw, bindPassword, wifi.psk, auth_token, client_secret... A key is a
+# credential key when, split into words (at "_", "-", ".", spaces and lower→upper camel-case
+# humps), its LAST word is one of SECRET_WORDS, or a PREFIX word glued to one ("bindpw",
+# "smtppass", "rocommunity"). So "password_min_length", "token_expiry", "bypass" and
+# "compass" are not credential keys. The other words name the service (SERVICE_WORDS), as does
+# the INI section the key sits in ([SMTP], [LDAP]); docs/detection.md has the tables.
+
+SECRET_WORDS = frozenset(
+    {"pass", "password", "passwd", "passphrase", "passcode", "pwd", "pw", "secret", "token",
+     "psk", "community", "credential", "credentials"}
+)  # fmt: skip
+# Words that may be glued in front of a secret word without a separator ("bindpw").
+_GLUED_PREFIXES = ("bind", "root", "smtp", "ldap", "ftp", "smb", "cifs", "snmp", "wpa", "wifi",
+                   "wlan", "admin", "user", "login", "auth", "mail", "ro", "rw", "db", "proxy")  # fmt: skip
+# A bare "pw" or "pass" is too short to trust alone; it counts after another word.
+_SHORT_SECRET_WORDS = frozenset({"pw", "pass"})
+SERVICE_WORDS: dict[str, str] = {
+    "smtp": "SMTP", "mail": "SMTP", "email": "SMTP", "sendmail": "SMTP", "pop": "POP3",
+    "pop3": "POP3", "imap": "IMAP", "ldap": "LDAP", "ldaps": "LDAP", "bind": "LDAP",
+    "ad": "LDAP", "smb": "SMB", "cifs": "SMB", "share": "SMB", "netbios": "SMB", "ftp": "FTP",
+    "ftps": "FTP", "sftp": "SFTP", "snmp": "SNMP", "community": "SNMP", "rocommunity": "SNMP",
+    "rwcommunity": "SNMP", "wifi": "Wi-Fi", "wlan": "Wi-Fi", "wireless": "Wi-Fi", "wpa": "Wi-Fi",
+    "wpa2": "Wi-Fi", "psk": "Wi-Fi", "ssid": "Wi-Fi", "radius": "RADIUS", "webdav": "WebDAV",
+    "http": "HTTP", "https": "HTTP", "proxy": "proxy", "sql": "database", "db": "database",
+    "kerberos": "Kerberos", "krb": "Kerberos", "vnc": "VNC", "telnet": "Telnet", "ssh": "SSH",
+}  # fmt: skip
+MIN_TOKEN_LENGTH = 8
+_CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_KEY_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
+_TRAILING_QUALIFIERS = frozenset(
+    {"1", "2", "enc", "encrypted", "crypt", "b64", "base64", "value", "str"}
+)
+
+
+def key_words(key: str) -> list[str]:
+    """``key`` split into lower-case words: ``ldap_bindPW`` → ``["ldap", "bind", "pw"]``."""
+    words: list[str] = []
+    for part in re.split(r"[^A-Za-z0-9]+", key):
+        words.extend(w.lower() for w in _CAMEL_RE.findall(part))
+    return words
+
+
+def _glued_secret(word: str) -> bool:
+    return any(
+        word.startswith(prefix) and word[len(prefix) :] in SECRET_WORDS
+        for prefix in _GLUED_PREFIXES
+    )
+
+
+def is_credential_key(key: str) -> bool:
+    """Whether a field name names a secret (see the word rules above)."""
+    words = key_words(key)
+    while len(words) > 1 and words[-1] in _TRAILING_QUALIFIERS:
+        words.pop()
+    if not words:
+        return False
+    last = words[-1]
+    if last in SECRET_WORDS:
+        # "Pass: 2 of 4" in a job log is not a password: a bare "pass"/"pw" needs a qualifier.
+        return last not in _SHORT_SECRET_WORDS or len(words) > 1
+    return _glued_secret(last)
+
+
+def credential_service(key: str | None, section: str | None = None) -> str | None:
+    """The service a credential belongs to, from its key's words or else its INI section."""
+    for source in (key, section):
+        if not source:
+            continue
+        for word in key_words(source):
+            if word in SERVICE_WORDS:
+                return SERVICE_WORDS[word]
+            for prefix in _GLUED_PREFIXES:
+                glued = word.startswith(prefix) and word[len(prefix) :] in SECRET_WORDS
+                if glued and prefix in SERVICE_WORDS:
+                    return SERVICE_WORDS[prefix]
+    return None
+
+
+@validator("credential_key", confidence="keyword-anchored")
+def validate_credential_key(text: str) -> Confirmed | None:
+    """A value assigned to a credential key (``smtp_pass=x``, ``"bindPassword": "x"``,
+    ``<SmtpPassword>x</SmtpPassword>``, ``password="x"``); the key is kept for the service."""
+    for key in _KEY_TOKEN_RE.finditer(text):
+        name = key.group(0).rstrip(".-")
+        if not is_credential_key(name):
+            continue
+        glued = key_words(name)[-1]
+        space_ok = glued.endswith(("pw", "community")) and len(key_words(name)) == 1
+        span = _assigned_value(text, key, space_separator=space_ok)
+        if span is None:
+            continue
+        value = text[span[0] : span[1]]
+        if not _secret_ok(value) or value.lower() in _SNMP_ACCESS:
+            continue
+        last = key_words(name)[-1]
+        if last == "pwd" and _PATH_RE.match(value):
+            continue
+        if last == "token" and len(value) < MIN_TOKEN_LENGTH:
+            continue  # "token: 3" counts something; bearer and API tokens are long
+        return Confirmed(value, value, SECRET_MASK, span, key=name)
+    return None
+
+
 # --------------------------------------------------------------------------- private keys
 
 _PEM_HEADER_RE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
@@ -538,7 +694,7 @@ _KEY_VALUE_BASE64 = 16
 _KEY_NORMALISED_BASE64 = 256
 
 
-@validator("private_key")
+@validator("private_key", confidence="validated")
 def validate_private_key(text: str) -> Confirmed | None:
     """PEM/OpenSSH/PGP private key header followed by at least 64 base64 characters."""
     header = _PEM_HEADER_RE.search(text)
@@ -576,7 +732,7 @@ def validate_private_key(text: str) -> Confirmed | None:
 _PJL_PIN_RE = re.compile(r'(?:HOLDKEY|JOBPASSWORD|@PIN)[ \t]*=[ \t]*"?([0-9A-Za-z]*)')
 
 
-@validator("pjl_holdkey")
+@validator("pjl_holdkey", confidence="keyword-anchored")
 def validate_pjl_pin(text: str) -> Confirmed | None:
     """Stored-job PIN in a PJL header: HP's HOLDKEY is 4 digits; 4-10 digits are accepted."""
     for match in _PJL_PIN_RE.finditer(text):
@@ -610,7 +766,7 @@ _MARKING_RE = re.compile(
 )
 
 
-@validator("classification")
+@validator("classification", confidence="keyword-anchored")
 def validate_classification(text: str) -> Confirmed | None:
     """Upper-case US banner/portion marking, CUI banner or NATO marking."""
     for match in _MARKING_RE.finditer(text):
@@ -623,6 +779,35 @@ def validate_classification(text: str) -> Confirmed | None:
             continue
         return Confirmed(value, value, value, match.span())
     return None
+
+
+# A banner line: the marking alone on its line, as printed centred at the top and bottom of
+# each page (DoDM 5200.01 Vol. 2 Encl. 3 §2 for TOP SECRET/SECRET/CONFIDENTIAL banners;
+# 32 CFR 2002.20(b)(2) for the CUI banner "CUI" or "CONTROLLED"). The same word inside running
+# prose ("a secret recipe", "the cui bono argument") is not on a line of its own, and markings
+# are upper case, so neither matches.
+_BANNER_RE = re.compile(
+    rf"(?:TOP[ ]SECRET|SECRET|CONFIDENTIAL|CUI|CONTROLLED)(?://{_MARK_CAVEATS})?", re.VERBOSE
+)
+_LINE_BREAKS = "\r\n\f\x00"
+
+
+@validator("classification_banner", confidence="keyword-anchored")
+def validate_classification_banner(text: str) -> Confirmed | None:
+    """A classification or CUI banner that is the only text on its line."""
+    start = 0
+    while start < len(text) and text[start] in _LINE_BREAKS + " \t":
+        start += 1
+    end = len(text)
+    while end > start and text[end - 1] in _LINE_BREAKS + " \t":
+        end -= 1
+    line = text[start:end]
+    if any(ch in _LINE_BREAKS for ch in line) or not _BANNER_RE.fullmatch(line):
+        return None
+    caveats = line.partition("//")[2]
+    if "//" in line and sum(ch.isalpha() for ch in caveats) < 2:
+        return None
+    return Confirmed(line, line, line, (start, end))
 
 
 # --------------------------------------------------------------------------- PHI
@@ -792,7 +977,7 @@ def _phi_diagnosis(text: str, pos: int) -> Confirmed | None:
     return _phi(text, pos, pos + len(value), value)
 
 
-@validator("phi")
+@validator("phi", confidence="keyword-anchored")
 def validate_phi(text: str) -> Confirmed | None:
     """A PHI label (patient name, DOB, MRN, diagnosis, ICD code) followed by a plausible value."""
     for label in _PHI_LABEL_RE.finditer(text):

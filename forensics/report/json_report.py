@@ -43,6 +43,31 @@ def _policy_args(stored: dict[str, Any] | None) -> dict[str, str]:
     return {key: str(stored[key]) for key in ("sensitive_at", "fail_on") if key in stored}
 
 
+def summarise(store: CaseStore, image_id: int) -> dict[str, Any]:
+    """The report's ``summary`` block: counts for dashboards and triage."""
+    by_category: Counter[str] = Counter()
+    by_location: Counter[str] = Counter()
+    by_both: dict[str, dict[str, int]] = {}
+    for category, location, count in store.finding_summary(image_id):
+        by_category[category] += count
+        by_location[location] += count
+        by_both.setdefault(category, {})[location] = count
+    jobs_by_format: dict[str, dict[str, int]] = {}
+    for fmt, location, count in store.job_summary(image_id):
+        jobs_by_format.setdefault(fmt, {})[location] = count
+    return {
+        "jobs": store.count("jobs", image_id),
+        "jobs_by_format_and_location": jobs_by_format,
+        "findings": sum(by_category.values()),
+        "findings_by_category": dict(by_category),
+        "findings_by_location_class": dict(by_location),
+        "findings_by_category_and_location": by_both,
+        "files": store.count("files", image_id),
+        "files_deleted": store.count("files", image_id, "allocated = 0"),
+        "problems": store.count("problems", image_id),
+    }
+
+
 def write_report(
     store: CaseStore, run: dict[str, Any], image_id: int, path: Path, reveal: bool
 ) -> dict[str, Any]:
@@ -54,27 +79,7 @@ def write_report(
     reasons = image.pop("verdict_reasons")
     policy = VerdictPolicy(**_policy_args(image.pop("verdict_policy", None)))
     disk_map = image.pop("disk_map")
-    by_category: Counter[str] = Counter()
-    by_location: Counter[str] = Counter()
-    by_both: dict[str, dict[str, int]] = {}
-    for category, location, count in store.finding_summary(image_id):
-        by_category[category] += count
-        by_location[location] += count
-        by_both.setdefault(category, {})[location] = count
-    jobs_by_format: dict[str, dict[str, int]] = {}
-    for fmt, location, count in store.job_summary(image_id):
-        jobs_by_format.setdefault(fmt, {})[location] = count
-    summary = {
-        "jobs": store.count("jobs", image_id),
-        "jobs_by_format_and_location": jobs_by_format,
-        "findings": sum(by_category.values()),
-        "findings_by_category": dict(by_category),
-        "findings_by_location_class": dict(by_location),
-        "findings_by_category_and_location": by_both,
-        "files": store.count("files", image_id),
-        "files_deleted": store.count("files", image_id, "allocated = 0"),
-        "problems": store.count("problems", image_id),
-    }
+    summary = summarise(store, image_id)
     tmp = path.with_name(path.name + ".partial")
     with open(tmp, "w", encoding="utf-8") as out:
         out.write("{\n")
@@ -97,7 +102,7 @@ def write_report(
         _write_array(out, "volumes", store.volumes(image_id))
         _write_array(out, "filesystems", store.filesystems(image_id))
         _write_array(out, "jobs", store.jobs(image_id))
-        _write_array(out, "findings", store.findings(image_id))
+        _write_array(out, "findings", store.findings_ranked(image_id))
         _write_array(out, "problems", store.problems(image_id))
         out.write(f'  "disk_map": {_dump(disk_map)}\n')
         out.write("}\n")

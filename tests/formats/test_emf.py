@@ -23,7 +23,7 @@ from forensics.formats.emf import (
 )
 from tests.formats import winspool_builders as wb
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 SECOND = "Card 4111 1111 1111 1111 exp 12/29"
 
 

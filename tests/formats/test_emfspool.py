@@ -16,7 +16,7 @@ from forensics.formats.base import NotThisFormat, ParseContext, candidates
 from forensics.formats.emfspool import EmfSpoolParser, parse_devmode, winspool_pair_key
 from tests.formats import winspool_builders as wb
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 PAGE_TWO = "Diagnosis: confidential, do not disclose"
 
 

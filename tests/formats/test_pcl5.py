@@ -19,7 +19,7 @@ from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
 from forensics.formats.pcl5 import Pcl5Parser, Pcl5Reader, TextLayout
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 
 
 def sample(relative: str) -> bytes:
@@ -175,11 +175,11 @@ def test_symbol_set_roman8() -> None:
 def test_hpgl2_labels() -> None:
     data = (
         b"\x1bE\x1b%0BIN;SP1;PA100,100;PD;PU;LBPatient Jane\x03;"
-        b'DT*;LBSSN 219-09-9999*;CO"LB not a label";LBLast\x1b%0A\x0c'
+        b'DT*;LBSSN 536-22-8714*;CO"LB not a label";LBLast\x1b%0A\x0c'
     )
     job = parse(data)
     labels = text_of(job, "HP-GL/2 labels")
-    assert labels.splitlines() == ["Patient Jane", "SSN 219-09-9999", "Last"]
+    assert labels.splitlines() == ["Patient Jane", "SSN 536-22-8714", "Last"]
     assert job.metadata.pages == 1
 
 

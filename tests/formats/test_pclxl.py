@@ -16,7 +16,7 @@ import pytest
 from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
 from forensics.formats.pclxl import PclXlParser
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 UEL = b"\x1b%-12345X"
 
 

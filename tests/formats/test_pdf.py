@@ -17,7 +17,7 @@ from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob, candi
 from forensics.formats.pdf import PdfParser
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 
 
 def parse(data: bytes, max_output: int = 64 * 1024 * 1024) -> ParsedJob:

@@ -15,7 +15,7 @@ from forensics.formats.base import NotThisFormat, ParseContext, ParsedJob
 from forensics.formats.pjl import PjlParser
 from tests.formats.spec_builders import LF, UEL, pjl_job, pjl_stream
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 
 
 def parse(data: bytes) -> ParsedJob:

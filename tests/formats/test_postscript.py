@@ -26,7 +26,7 @@ from forensics.formats.postscript import (
 )
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 
 
 def parse(data: bytes, max_output: int = 64 * 1024 * 1024) -> ParsedJob:

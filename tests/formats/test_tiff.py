@@ -23,7 +23,7 @@ needs_gs = pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript (g
 
 THREE_PAGES = b"""%!PS
 /Helvetica findfont 24 scalefont setfont
-72 700 moveto (Patient Name: Jane Example, SSN 219-09-9999) show showpage
+72 700 moveto (Patient Name: Jane Example, SSN 536-22-8714) show showpage
 72 700 moveto (Page two) show showpage
 72 700 moveto (Page three) show showpage
 """

@@ -18,7 +18,7 @@ import pytest
 from forensics.formats.base import NotThisFormat, ParseContext, candidates
 from forensics.formats.xps import XpsParser
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 XPS_NS = "http://schemas.microsoft.com/xps/2005/06"
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
@@ -47,7 +47,7 @@ PAGE_ONE = f"""<FixedPage Width="816" Height="1056" xmlns="{XPS_NS}" xml:lang="e
 <Glyphs OriginX="0" OriginY="40" FontRenderingEmSize="12" FontUri="/Resources/F0.odttf"
  UnicodeString="Ward 7, bed 12" Fill="#ff000000"/>
 <Glyphs OriginX="96" OriginY="20" FontRenderingEmSize="12" FontUri="/Resources/F0.odttf"
- UnicodeString="Jane Example, SSN 219-09-9999" Fill="#ff000000"/>
+ UnicodeString="Jane Example, SSN 536-22-8714" Fill="#ff000000"/>
 <Glyphs OriginX="0" OriginY="20" FontRenderingEmSize="12" FontUri="/Resources/F0.odttf"
  UnicodeString="Patient Name:" Indices="{";".join([",50"] * 13)}" Fill="#ff000000"/>
 <Glyphs OriginX="0" OriginY="60" FontRenderingEmSize="12" FontUri="/Resources/F0.odttf"

@@ -44,7 +44,7 @@ from forensics.render.base import (
 from forensics.render.ghostscript import PdfRenderer, PostScriptRenderer
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 DPI = 150
 # Ink IoU of our page against Ghostscript's plain pnggray rendering at the same dpi. Both come
 # from the same interpreter; ours anti-aliases text (TextAlphaBits=4), which moves glyph edges

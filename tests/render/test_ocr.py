@@ -19,7 +19,7 @@ from forensics.records import LocationClass
 from forensics.render import ocr
 from forensics.render.base import RenderedPage
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 PAGE = f"""%!PS
 /Helvetica findfont 14 scalefont setfont
 72 700 moveto ({SENTENCE}) show
@@ -76,7 +76,7 @@ def test_sentence_read_back_and_ssn_reported_with_job_and_page(
     texts = dict(out.texts[job.job_id])
     assert SENTENCE in texts["page 1 (OCR)"]
     ssn = [f for f in out.findings if f.rule == "pii_ssn_formatted"]
-    assert [f.value for f in ssn] == ["219-09-9999"]
+    assert [f.value for f in ssn] == ["536-22-8714"]
     assert ssn[0].job_id == job.job_id
     assert ssn[0].ocr_confidence == page["ocr_confidence"]
     assert "page 1 (OCR)" in str(ssn[0].address)
@@ -105,13 +105,13 @@ def test_ocr_look_alikes_corrected_only_where_a_rule_rechecks(tmp_path: Path) ->
     extractor = JobExtractor(Detector(load_rules()), True, PageOptions())
     out = Extracted()
     source = JobSource(data=b"", address=EvidenceAddress(), location_class=LocationClass.ALLOCATED)
-    result = ocr.OcrResult("SSN 219-O9-9999 printed", 71.5, 3, "eng")
+    result = ocr.OcrResult("SSN 536-22-87l4 printed", 71.5, 3, "eng")
     count, _ = extractor._scan_text(
         out, source, "J1", EvidenceAddress(), "page 1 (OCR)", result.text, result
     )
     assert count == 1
     (finding,) = out.findings
-    assert finding.value == "219-09-9999" and finding.ocr_corrected
+    assert finding.value == "536-22-8714" and finding.ocr_corrected
     assert finding.ocr_confidence == 71.5
 
 

@@ -37,7 +37,7 @@ from forensics.render.pcl5 import (
 )
 from tests.render.cost import measured
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 ESC = b"\x1b"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 

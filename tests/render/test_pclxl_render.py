@@ -28,7 +28,7 @@ from fixtures.tools import ghostscript as run_ghostscript
 from forensics.render.base import RenderedPage, RenderLimits, render_pages
 from tests.render.cost import measured
 
-SENTENCE = "Patient Name: Jane Example, SSN 219-09-9999"
+SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 UEL = b"\x1b%-12345X"
 
 needs_gs = pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript (make setup)")
@@ -193,7 +193,7 @@ def test_pxlmono_page_reads_back_with_ocr(gs_jobs: dict[str, bytes], tmp_path: P
 def test_whole_pxlmono_page_ocr_finds_the_ssn(gs_jobs: dict[str, bytes], tmp_path: Path) -> None:
     page = render(payload(gs_jobs["mono"]))[0][0]
     text = ocr(page.image, tmp_path)
-    assert "219-09-9999" in text and "Jane Example" in text, text
+    assert "536-22-8714" in text and "Jane Example" in text, text
 
 
 def test_pxlcolor_page_is_rgb_and_red_stays_red(gs_jobs: dict[str, bytes]) -> None:

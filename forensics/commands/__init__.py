@@ -1,0 +1,1 @@
+"""The ``pfa`` subcommands, one module each (see ``forensics.commands.base.Command``)."""

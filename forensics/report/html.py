@@ -1,0 +1,555 @@
+"""``--format html``: one self-contained report file an examiner can hand on.
+
+Self-contained means no fetch of any kind: CSS and the little JavaScript are inline, page
+thumbnails are ``data:`` URIs, and a Content-Security-Policy of ``default-src 'none'`` keeps a
+browser from loading anything even if some string slipped through. Every string that comes from
+the evidence (file and job names, metadata, masked values and context, problem messages) goes
+through :func:`text`: control characters (ANSI escape sequences in a file name) are shown as
+``\\xNN`` and the rest is HTML-escaped, so ``<script>alert(1)</script>`` is shown, not run.
+
+Layout, summary first: verdict per image with its reasons and policy, counts, the disk-map
+strip, hashes and provenance; then the job table (sortable and filterable with JavaScript,
+complete without it), each job opening to its metadata, findings and pages; then findings,
+device artefacts, problems and the timeline when the case holds them. ``@media print`` opens
+every detail and drops the controls.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from forensics import __version__
+from forensics.report.base import (
+    ReportOptions,
+    ReportWriter,
+    atomic_file,
+    image_ids,
+    image_run,
+    per_image_path,
+    revealed,
+    table_records,
+)
+from forensics.report.json_report import summarise
+from forensics.store import CaseStore
+
+log = logging.getLogger("forensics.report.html")
+
+THUMB_SIDE = 160  # pixels, longest side of a page thumbnail
+THUMBS_PER_JOB = 4  # pages shown when a job is opened (the first one also in its row)
+MAX_THUMBS = 400  # per report: a page-heavy case stays a file a mail system accepts
+MAX_FINDINGS_LISTED = 5000  # in the findings section (all of them are in report.json)
+MAX_PROBLEMS_LISTED = 2000
+MAX_TIMELINE = 5000
+MAP_WIDTH = 1000  # viewBox units of the disk-map strip
+
+CLASS_COLOURS = {
+    "zero": "#e8e8e8",
+    "constant": "#bdbdbd",
+    "pattern": "#8fa8c8",
+    "random": "#6a3d9a",
+    "structured": "#e6550d",
+}
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+# Control characters (Unicode category Cc) and the invisible format characters (Cf) that can
+# reorder or hide text (bidirectional overrides, zero-width characters, BOM, tag characters).
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def text(value: object) -> str:
+    """Evidence text made inert: control characters shown as ``\\xNN``, then HTML-escaped."""
+    if value is None:
+        return ""
+    raw = str(value)
+    # The regex costs one C-level scan; most strings have nothing to replace.
+    return html.escape(_INVISIBLE.sub(_shown, raw), quote=True)
+
+
+def _dl(items: Iterable[tuple[str, object]]) -> str:
+    rows = "".join(f"<dt>{text(k)}</dt><dd>{text(v)}</dd>" for k, v in items)
+    return f"<dl>{rows}</dl>" if rows else "<p class=muted>none</p>"
+
+
+class _Thumbs:
+    """Page thumbnails as data: URIs, read from the previews the scan wrote beside the case."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.made = 0
+
+    def uri(self, preview: str | None) -> str | None:
+        if not preview or self.made >= MAX_THUMBS:
+            return None
+        path = (self.folder / preview).resolve()
+        if not path.is_relative_to(self.folder) or not path.is_file():
+            return None  # a preview path is ours, but never follow one out of the case folder
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+                out = io.BytesIO()
+                image.convert("L" if image.mode in ("1", "L") else "RGB").save(
+                    out, "PNG", optimize=True
+                )
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            log.debug("thumbnail of %s: %s", path, exc)
+            return None
+        self.made += 1
+        return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+STYLE = """
+:root{--fg:#1d1d1f;--muted:#666;--line:#d0d0d0;--bg:#fff;--accent:#0b57d0}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
+background:var(--bg);margin:0 auto;max-width:1200px;padding:0 16px 32px}
+h1{font-size:22px;margin:16px 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid
+var(--line);padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
+.banner{background:#222;color:#fff;text-align:center;font-weight:600;padding:6px;letter-spacing:.05em}
+.muted{color:var(--muted)}code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;
+overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid var(--line);
+padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}td.n,th.n{text-align:right}
+.verdict{display:inline-block;padding:3px 10px;border-radius:4px;font-weight:700;color:#fff}
+.v-sensitive{background:#b3261e}.v-residual-data{background:#b26a00}.v-wiped,.v-encrypted{background:#1e7b34}
+.sev-critical,.sev-high{color:#b3261e;font-weight:600}.sev-medium{color:#b26a00}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}dt{color:var(--muted)}
+dd{margin:0;overflow-wrap:anywhere}details{margin:4px 0}summary{cursor:pointer;color:var(--accent)}
+.map{width:100%;height:28px;border:1px solid var(--line)}.legend span{display:inline-block;
+margin-right:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;
+vertical-align:-1px;border:1px solid #999}
+img.thumb{border:1px solid var(--line);max-width:160px;max-height:160px;background:#fff}
+.pages{display:flex;flex-wrap:wrap;gap:8px}.pages figure{margin:0}.pages figcaption{font-size:12px}
+#filter{padding:4px 8px;width:320px;max-width:100%}th.sortable{cursor:pointer}
+th.sortable::after{content:" \\2195";color:var(--muted)}tr.detail>td{background:#fafafa}
+@media print{.controls,.noprint{display:none}details>summary{list-style:none}
+details:not([open])>*:not(summary){display:block}body{max-width:none}
+a{color:inherit;text-decoration:none}tbody{break-inside:avoid}.banner{border:2px solid #000;color:#000;background:none}}
+"""
+
+# Sorting and filtering of the job table. Each job is one <tbody> (its row and its detail row),
+# so sorting moves a job with its details. Without JavaScript the table is simply complete.
+SCRIPT = """
+(function(){
+var table=document.getElementById('jobs');if(!table){return;}
+var filter=document.getElementById('filter');
+document.querySelectorAll('.controls').forEach(function(c){c.hidden=false;});
+if(filter){filter.addEventListener('input',function(){
+var q=filter.value.toLowerCase();var shown=0;
+table.querySelectorAll('tbody').forEach(function(b){
+var hit=b.textContent.toLowerCase().indexOf(q)>=0;b.hidden=!hit;if(hit){shown++;}});
+document.getElementById('shown').textContent=shown;});}
+table.querySelectorAll('th.sortable').forEach(function(th,i){
+th.addEventListener('click',function(){
+var col=+th.dataset.col,numeric=th.classList.contains('n');
+var dir=th.dataset.dir==='asc'?-1:1;th.dataset.dir=dir>0?'asc':'desc';
+var bodies=Array.prototype.slice.call(table.tBodies);
+bodies.sort(function(a,b){
+var x=a.rows[0].cells[col].dataset.v||a.rows[0].cells[col].textContent;
+var y=b.rows[0].cells[col].dataset.v||b.rows[0].cells[col].textContent;
+if(numeric){x=parseFloat(x)||0;y=parseFloat(y)||0;return (x-y)*dir;}
+return x.localeCompare(y)*dir;});
+bodies.forEach(function(b){table.appendChild(b);});});});
+window.addEventListener('beforeprint',function(){
+document.querySelectorAll('details').forEach(function(d){d.open=true;});});
+})();
+"""
+
+JOB_COLUMNS = (
+    ("id", False),
+    ("time (UTC)", False),
+    ("format", False),
+    ("user", False),
+    ("host", False),
+    ("document", False),
+    ("pages", True),
+    ("location", False),
+    ("findings", True),
+    ("preview", None),
+)
+
+
+class HtmlWriter(ReportWriter):
+    name = "html"
+    description = (
+        "report.html: one self-contained file (summary, jobs with page previews, findings)"
+    )
+    default_name = "report.html"
+
+    def write(self, case: CaseStore, dest: Path, options: ReportOptions) -> list[Path]:
+        ids = image_ids(case, options)
+        written = []
+        for image_id in ids:
+            path = per_image_path(dest, image_id, len(ids) > 1)
+            with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+                _Report(case, image_id, options, out).write()
+            written.append(path)
+        return written
+
+
+class _Report:
+    def __init__(self, case: CaseStore, image_id: int, options: ReportOptions, out: IO[str]):
+        self.case, self.image_id, self.options, self.out = case, image_id, options, out
+        self.run = image_run(case, image_id)
+        self.reveal = revealed(self.run)
+        self.image = case.image(image_id)
+        self.thumbs = _Thumbs(case.path.parent)
+
+    def w(self, *parts: str) -> None:
+        self.out.write("".join(parts))
+
+    def write(self) -> None:
+        paths = self.image.get("paths") or ["(unknown image)"]
+        self.w(
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
+            # Nothing may be fetched: not a font, not an image, not a beacon.
+            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
+            "img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
+            "<meta name=viewport content='width=device-width,initial-scale=1'>",
+            f"<title>pfa report: {text(paths[0])}</title><style>{STYLE}</style></head><body>\n",
+        )
+        self.banner()
+        self.w(
+            f"<h1>Printer forensics report: <span class=mono>{text(paths[0])}</span></h1>",
+            "<p class=muted>",
+            "values <strong>UNMASKED</strong> (the case was scanned with --reveal): "
+            "handle as the evidence itself"
+            if self.reveal
+            else "sensitive values are masked (scan with --reveal to keep them)",
+            f" · printer-forensics {text(__version__)}</p>\n",
+        )
+        self.summary()
+        self.jobs()
+        self.findings()
+        self.artefacts()
+        self.problems()
+        self.timeline()
+        self.banner()
+        self.w(f"<script>{SCRIPT}</script></body></html>\n")
+
+    def banner(self) -> None:
+        if self.options.banner:
+            self.w(f"<div class=banner>{text(self.options.banner)}</div>\n")
+
+    # --- summary ----------------------------------------------------------------------
+
+    def summary(self) -> None:
+        image, run = self.image, self.run
+        verdict = str(image.get("verdict") or "unknown")
+        policy = image.get("verdict_policy") or {}
+        self.w(
+            "<section id=summary><h2>Summary</h2>",
+            f"<p>verdict: <span class='verdict v-{text(verdict)}' id=verdict>{text(verdict)}</span></p>",
+            "<ul id=reasons>",
+            *(f"<li>{text(r)}</li>" for r in image.get("verdict_reasons") or []),
+            "</ul>",
+            f"<p>policy: {text(policy.get('description') or 'default')}</p>",
+        )
+        counts = summarise(self.case, self.image_id)
+        by_sev: dict[str, Counter[str]] = {}
+        for (severity, category), n in self.case.finding_counts(self.image_id).items():
+            by_sev.setdefault(category, Counter())[severity] += n
+        self.w(
+            "<h3>Findings by category and severity</h3><table id=by-severity><tr><th>category</th>"
+        )
+        self.w(*(f"<th class=n>{s}</th>" for s in SEVERITIES), "<th class=n>total</th></tr>")
+        for category in sorted(by_sev):
+            row = by_sev[category]
+            self.w(f"<tr><td>{text(category)}</td>")
+            self.w(*(f"<td class=n>{row.get(s, 0) or ''}</td>" for s in SEVERITIES))
+            self.w(f"<td class=n>{sum(row.values())}</td></tr>")
+        if not by_sev:
+            self.w("<tr><td colspan=6 class=muted>no findings</td></tr>")
+        self.w("</table>")
+        locations = counts["findings_by_location_class"]
+        self.w("<h3>Findings by location</h3><table id=by-location><tr>")
+        self.w(*(f"<th class=n>{text(k)}</th>" for k in sorted(locations)), "</tr><tr>")
+        self.w(*(f"<td class=n>{locations[k]}</td>" for k in sorted(locations)), "</tr></table>")
+        self.w(
+            f"<p>jobs: {counts['jobs']} · files: {counts['files']} ({counts['files_deleted']} "
+            f"deleted) · findings: {counts['findings']} · problems: {counts['problems']}</p>"
+        )
+        self.disk_map()
+        self.w("<h3>Evidence</h3>")
+        hashes = image.get("hashes") or {}
+        stored = image.get("stored_hashes") or {}
+        rows = [
+            ("path", ", ".join(image.get("paths") or [])),
+            ("format", image.get("format")),
+            ("size", f"{image.get('size')} bytes"),
+            ("partition scheme", image.get("partition_scheme")),
+            *((name, value) for name, value in hashes.items()),
+            *((f"{name} (stored in container)", value) for name, value in stored.items()),
+            ("hash verified", image.get("hash_verified")),
+        ]
+        self.w("<div id=hashes class=mono>", _dl(rows), "</div>")
+        self.w("<h3>Run</h3>")
+        provenance = [
+            ("tool", f"{run.get('tool', 'printer-forensics')} {run.get('tool_version', '')}"),
+            ("rule set sha256", run.get("rules_sha256")),
+            ("rule files", ", ".join(run.get("rule_files") or [])),
+            ("command line", run.get("command_line")),
+            ("host", run.get("host")),
+            ("platform", run.get("platform")),
+            ("started (UTC)", run.get("started")),
+            ("finished (UTC)", image.get("finished") or run.get("finished")),
+            ("report written by", f"printer-forensics {__version__}"),
+        ]
+        self.w("<div id=provenance>", _dl(provenance), "</div></section>\n")
+
+    def disk_map(self) -> None:
+        disk_map = self.image.get("disk_map") or {}
+        cells = disk_map.get("cells") or []
+        size = int(self.image.get("size") or 0)
+        if not cells or size <= 0:
+            return
+        # Adjacent cells of one class become one rectangle: a mostly empty disk is a few shapes.
+        runs: list[list[Any]] = []
+        for cell in cells:
+            if (
+                runs
+                and runs[-1][2] == cell["class"]
+                and runs[-1][0] + runs[-1][1] == cell["offset"]
+            ):
+                runs[-1][1] += cell["length"]
+            else:
+                runs.append([cell["offset"], cell["length"], cell["class"]])
+        scale = MAP_WIDTH / size
+        rects = "".join(
+            f"<rect x='{o * scale:.3f}' width='{max(n * scale, 0.3):.3f}' height='10' "
+            f"fill='{CLASS_COLOURS.get(c, '#000')}'><title>{text(c)}: offset {o}, "
+            f"{n} bytes</title></rect>"
+            for o, n, c in runs
+        )
+        self.w(
+            "<h3>Disk map</h3><svg id=diskmap class=map viewBox='0 0 "
+            f"{MAP_WIDTH} 10' preserveAspectRatio=none role=img aria-label='disk map'>{rects}</svg>",
+            "<p class=legend>",
+            *(f"<span><i style='background:{c}'></i>{n}</span>" for n, c in CLASS_COLOURS.items()),
+            "</p>",
+        )
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def jobs(self) -> None:
+        findings_by_job: dict[str, list[dict[str, Any]]] = {}
+        for job_id, data in self.case.db.execute(
+            "SELECT job_id, data FROM findings WHERE image_id = ? AND job_id IS NOT NULL"
+            " ORDER BY image_offset, finding_id",
+            (self.image_id,),
+        ):
+            findings_by_job.setdefault(str(job_id), []).append(json.loads(data))
+        jobs = list(self.case.jobs(self.image_id))
+        self.w(
+            f"<section><h2>Jobs ({len(jobs)})</h2>",
+            "<p class=controls hidden>filter: <input id=filter type=search "
+            "placeholder='user, document, format…'> showing <span id=shown>"
+            f"{len(jobs)}</span> · click a column heading to sort</p>",
+            "<table id=jobs><thead><tr>",
+        )
+        for i, (name, numeric) in enumerate(JOB_COLUMNS):
+            if numeric is None:
+                self.w(f"<th>{name}</th>")
+            else:
+                cls = "sortable n" if numeric else "sortable"
+                self.w(f"<th class='{cls}' data-col={i}>{name}</th>")
+        self.w("</tr></thead>\n")
+        for job in jobs:
+            self.job(job, findings_by_job.get(job.get("job_id") or "", []))
+        if not jobs:
+            self.w(
+                f"<tbody><tr><td colspan={len(JOB_COLUMNS)} class=muted>no jobs</td></tr></tbody>"
+            )
+        self.w("</table></section>\n")
+
+    def job(self, job: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+        meta = job.get("metadata") or {}
+        when = meta.get("submitted") or meta.get("created") or meta.get("completed") or ""
+        document = meta.get("document_name") or meta.get("job_name") or ""
+        pages = job.get("rendered_pages") or []
+        thumbs = [(p, self.thumbs.uri(p.get("preview"))) for p in pages[:THUMBS_PER_JOB]]
+        first = next((uri for _, uri in thumbs if uri), None)
+        location = str(job.get("location_class") or "") + (" (carved)" if job.get("carved") else "")
+        cells = [
+            f"<td class=mono>{text(job.get('job_id'))}</td>",
+            f"<td>{text(when.replace('T', ' ').removesuffix('Z'))}</td>",
+            f"<td>{text('>'.join(job.get('format_chain') or [job.get('format')]))}</td>",
+            f"<td>{text(meta.get('user'))}</td>",
+            f"<td>{text(meta.get('host'))}</td>",
+            f"<td>{text(document)}</td>",
+            f"<td class=n>{text(job.get('pages'))}</td>",
+            f"<td>{text(location)}</td>",
+            f"<td class=n>{text(job.get('findings'))}</td>",
+            "<td>" + (f'<img class=thumb alt=page src="{first}">' if first else "") + "</td>",
+        ]
+        self.w("<tbody><tr class=job>", *cells, "</tr>")
+        self.w(
+            f"<tr class=detail><td colspan={len(JOB_COLUMNS)}><details><summary>details</summary>"
+        )
+        address = job.get("address") or {}
+        facts = [
+            ("evidence address", address.get("text") if isinstance(address, dict) else address),
+            ("path", job.get("path")),
+            ("inode", job.get("inode")),
+            ("image offset", job.get("image_offset")),
+            ("length", job.get("length")),
+            ("sha256", job.get("sha256")),
+            ("complete", job.get("complete")),
+            ("parent job", job.get("parent_job_id")),
+            ("paired with", ", ".join(job.get("paired_with") or [])),
+        ]
+        if job.get("deleted_file"):
+            facts.append(("deleted file", job["deleted_file"].get("path")))
+        self.w("<h3>Job</h3>", _dl((k, v) for k, v in facts if v not in (None, "")))
+        shown = [(k, v) for k, v in meta.items() if v not in (None, "", {}, []) and k != "extra"]
+        shown += [(f"extra: {k}", v) for k, v in (meta.get("extra") or {}).items()]
+        self.w("<h3>Metadata</h3>", _dl(shown))
+        for note in job.get("notes") or []:
+            self.w(f"<p class=muted>note: {text(note)}</p>")
+        if findings:
+            self.w("<h3>Findings</h3>")
+            self.finding_table(findings)
+        if pages:
+            self.w(f"<h3>Pages ({len(pages)} rendered)</h3><div class=pages>")
+            for page, uri in thumbs:
+                caption = f"page {page.get('number')}: {page.get('width')}×{page.get('height')}"
+                if page.get("ocr"):
+                    caption += f", OCR confidence {page.get('ocr_confidence')}"
+                image = (
+                    f"<img class=thumb alt='page {text(page.get('number'))}' src=\"{uri}\">"
+                    if uri
+                    else ""
+                )
+                self.w(f"<figure>{image}<figcaption>{text(caption)}</figcaption></figure>")
+            if len(pages) > THUMBS_PER_JOB:
+                self.w(f"<p class=muted>{len(pages) - THUMBS_PER_JOB} more pages: pfa pages</p>")
+            self.w("</div>")
+        self.w("</details></td></tr></tbody>\n")
+
+    # --- findings, artefacts, problems, timeline -------------------------------------
+
+    def finding_table(self, findings: Iterable[dict[str, Any]]) -> int:
+        head = [
+            "rule",
+            "category",
+            "severity",
+            "confidence",
+            "value",
+            "context",
+            "location",
+            "evidence address",
+        ]
+        self.w("<table class=findings><tr>", *(f"<th>{h}</th>" for h in head), "</tr>")
+        count = 0
+        for finding in findings:
+            value = finding.get("value") if self.reveal and finding.get("value") else None
+            context = finding.get("context") if self.reveal and finding.get("context") else None
+            address = finding.get("address") or {}
+            where = address.get("text") if isinstance(address, dict) else address
+            severity = str(finding.get("severity") or "")
+            self.w(
+                f"<tr><td>{text(finding.get('rule'))}</td><td>{text(finding.get('category'))}</td>",
+                f"<td class='sev-{text(severity)}'>{text(severity)}</td>",
+                f"<td>{text(finding.get('confidence'))}</td>",
+                f"<td class=mono>{text(value or finding.get('value_masked'))}</td>",
+                f"<td class=mono>{text(context or finding.get('context_masked'))}</td>",
+                f"<td>{text(finding.get('location_class'))}</td>",
+                f"<td class=mono>{text(where)}"
+                + (
+                    f" (image offset {text(finding.get('image_offset'))})"
+                    if finding.get("image_offset") is not None
+                    else ""
+                )
+                + "</td></tr>",
+            )
+            count += 1
+        self.w("</table>")
+        return count
+
+    def findings(self) -> None:
+        total = self.case.count("findings", self.image_id)
+        self.w(f"<section><h2>Findings ({total})</h2>")
+        if total:
+            rows = self.case.db.execute(
+                "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id"
+                " LIMIT ?",
+                (self.image_id, MAX_FINDINGS_LISTED),
+            )
+            self.finding_table(json.loads(data) for (data,) in rows)
+            if total > MAX_FINDINGS_LISTED:
+                self.w(f"<p class=muted>first {MAX_FINDINGS_LISTED} listed; all in report.json</p>")
+        else:
+            self.w("<p class=muted>none</p>")
+        self.w("</section>\n")
+
+    def artefacts(self) -> None:
+        records = list(table_records(self.case, "artefacts", self.image_id))
+        if not records:
+            return
+        self.w(f"<section id=artefacts><h2>Device artefacts ({len(records)})</h2>")
+        for record in records:
+            title = record.get("kind") or record.get("format") or "artefact"
+            where = record.get("path") or (record.get("address") or {})
+            if isinstance(where, dict):
+                where = where.get("text")
+            self.w(f"<details><summary>{text(title)}: {text(where)}</summary>")
+            self.w(_dl((k, v) for k, v in sorted(record.items()) if v not in (None, "", [], {})))
+            self.w("</details>")
+        self.w("</section>\n")
+
+    def problems(self) -> None:
+        total = self.case.count("problems", self.image_id)
+        self.w(f"<section id=problems><h2>Problems ({total})</h2>")
+        if not total:
+            self.w("<p class=muted>none</p></section>\n")
+            return
+        self.w("<table><tr><th>severity</th><th>code</th><th>message</th><th>where</th></tr>")
+        for n, problem in enumerate(self.case.problems(self.image_id)):
+            if n >= MAX_PROBLEMS_LISTED:
+                self.w(f"<tr><td colspan=4 class=muted>… {total - n} more in report.json</td></tr>")
+                break
+            where = problem.get("address") or problem.get("image_offset")
+            self.w(
+                f"<tr><td>{text(problem.get('severity'))}</td><td>{text(problem.get('code'))}</td>"
+                f"<td>{text(problem.get('message'))}</td><td class=mono>{text(where)}</td></tr>"
+            )
+        self.w("</table></section>\n")
+
+    def timeline(self) -> None:
+        events = []
+        for event in table_records(self.case, "timeline", self.image_id):
+            events.append(event)
+            if len(events) >= MAX_TIMELINE:
+                break
+        if not events:
+            return
+        self.w(f"<section id=timeline><h2>Timeline ({len(events)})</h2><table>")
+        self.w("<tr><th>time (UTC)</th><th>what</th><th>message</th><th>evidence address</th></tr>")
+        for event in events:
+            address = event.get("address")
+            if isinstance(address, dict):
+                address = address.get("text")
+            self.w(
+                f"<tr><td>{text(event.get('datetime') or event.get('time'))}</td>"
+                f"<td>{text(event.get('timestamp_desc') or event.get('kind'))}</td>"
+                f"<td>{text(event.get('message'))}</td><td class=mono>{text(address)}</td></tr>"
+            )
+        self.w("</table></section>\n")

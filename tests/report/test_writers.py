@@ -1,0 +1,114 @@
+"""JSON, JSONL and CSV reports written by ``pfa report`` from the case store, parsed back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from forensics.report.base import DEFAULT_FORMATS, WRITERS, load_writers
+from forensics.report.csv import cell
+from tests.report.conftest import ANSI_FILE, DEMO, FORMULA_USER, SCRIPT_NAME, SSN, pfa
+
+
+def test_writers_register_themselves() -> None:
+    writers = load_writers()
+    assert {"json", "jsonl", "csv", "html"} <= set(writers)
+    assert set(DEFAULT_FORMATS) <= set(WRITERS)
+    assert DEFAULT_FORMATS[:2] == ("json", "html")
+
+
+def test_scan_writes_the_default_formats(demo_case: Path) -> None:
+    for name in DEFAULT_FORMATS:
+        assert (demo_case / WRITERS[name].default_name).is_file()
+
+
+def test_report_json_equals_the_scans_and_needs_no_image(demo_case: Path, tmp_path: Path) -> None:
+    # Copy the case somewhere the image path it records does not matter, and hide nothing:
+    # the report must come from the store alone.
+    case = tmp_path / "case"
+    case.mkdir()
+    shutil.copy(demo_case / "case.sqlite", case / "case.sqlite")
+    done = pfa("report", str(case), "--format", "json", "-o", str(tmp_path / "again.json"))
+    assert done.returncode == 0, done.stderr
+    again = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
+    first = json.loads((demo_case / "report.json").read_text(encoding="utf-8"))
+    assert again == first
+    assert again["schema"] == "printer-forensics/report" and again["schema_version"] == 1
+    assert again["image"]["paths"] == [str(DEMO)]
+
+
+def test_jsonl_is_one_typed_record_per_line(demo_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "case.jsonl"
+    done = pfa("report", str(demo_case / "case.sqlite"), "-f", "jsonl", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    types = [r["type"] for r in records]
+    assert types[:2] == ["run", "image"]
+    for kind in ("volume", "filesystem", "file", "job", "finding"):
+        assert kind in types
+    report = json.loads((demo_case / "report.json").read_text(encoding="utf-8"))
+    assert types.count("job") == len(report["jobs"])
+    assert types.count("finding") == len(report["findings"])
+    finding = next(r for r in records if r["type"] == "finding")
+    assert finding["image_id"] == 1 and finding["value"] is None  # masked: scanned without --reveal
+    assert finding["address"]["text"]
+
+
+def test_csv_folder_with_bom_and_formula_cells_neutralised(
+    hostile_case: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sheets"
+    done = pfa("report", str(hostile_case), "--format", "csv", "-o", str(out), "--bom")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["findings.csv", "jobs.csv", "problems.csv"]
+    raw = (out / "jobs.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(out / "jobs.csv", encoding="utf-8-sig", newline="") as handle:
+        jobs = list(csv.DictReader(handle))
+    pjl = next(j for j in jobs if j["format"] == "pjl")
+    assert pjl["user"] == "'" + FORMULA_USER  # shown as text, never run as a formula
+    assert pjl["document_name"] == SCRIPT_NAME or pjl["job_name"]
+    assert pjl["path"] == "/" + ANSI_FILE  # CSV keeps the name exactly (it is data, not markup)
+    with open(out / "findings.csv", encoding="utf-8-sig", newline="") as handle:
+        findings = list(csv.DictReader(handle))
+    assert {f["rule"] for f in findings} >= {"pii_ssn_formatted", "financial_payment_card"}
+    assert all(SSN not in f["value_masked"] + f["context_masked"] for f in findings)
+    assert all(f["value"] == "" for f in findings)
+
+
+def test_csv_cell_rules() -> None:
+    for formula in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"):
+        assert cell(formula) == "'" + formula
+    assert cell(-2) == -2  # a number is not a formula
+    assert cell("a=b") == "a=b"
+    assert cell(None) == ""
+    assert cell(["pjl", "pcl5"]) == "pjl>pcl5"
+
+
+def test_revealed_case_reports_values(revealed_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    assert pfa("report", str(revealed_case), "-f", "jsonl", "-o", str(out)).returncode == 0
+    values = [
+        json.loads(line).get("value")
+        for line in out.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["type"] == "finding"
+    ]
+    assert SSN in values
+
+
+def test_report_errors_are_one_line(tmp_path: Path, demo_case: Path) -> None:
+    done = pfa("report", str(tmp_path), "-f", "json")
+    assert done.returncode == 2 and done.stderr.startswith("pfa: error: ")
+    assert "Traceback" not in done.stderr
+    done = pfa("report", str(demo_case), "-f", "pdf")
+    assert done.returncode == 2 and "unknown report format 'pdf'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_several_formats_into_a_folder(demo_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    done = pfa("report", str(demo_case), "-f", "json,jsonl", "-f", "csv", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.jsonl", "report-csv"}
