@@ -303,3 +303,49 @@ def test_same_case_whatever_the_completion_order(
     )
     assert done.returncode == 2, done.stderr
     assert case_content(out / "case.sqlite") == case_content(first_run[0] / "case.sqlite")
+
+
+def test_pfa_batch_command_and_reports_on_the_batch_case(
+    first_run: tuple[Path, int], fleet_dir: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    # `pfa batch` is a registered command; a batch case is a case like any other for reports.
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "all_zero.img").symlink_to(fleet_dir / "all_zero.img")
+    done = subprocess.run(
+        [sys.executable, "-m", "forensics", "batch", str(small), "-o", str(tmp_path / "c"), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr  # one wiped image
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forensics",
+            "report",
+            str(first_run[0]),
+            "--format",
+            "json",
+            "-o",
+            str(reports),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # One format: -o names the file, one per image of the case.
+    written = sorted(tmp_path.glob("reports-image*"))
+    assert len(written) == 7
+    image = json.loads(written[0].read_text())["image"]
+    assert image["hashes"]["sha256"]
+    assert set(image["asset"]) == {"asset_tag", "make_model", "serial", "notes"}  # shown
