@@ -22,7 +22,7 @@ examples:
 
 class BatchCommand(Command):
     name = "batch"
-    order = 25
+    order = 80  # after the single-image commands (tests/commands/test_layout.py)
     help = "scan a folder or manifest of images into one case (resumable; local or Dask)"
     description = (
         "Scan every image under a folder (raw files, split sets, E01 sets) or named by a "
