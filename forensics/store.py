@@ -380,3 +380,25 @@ class CaseStore:
             (image_id,),
         )
         return [(str(a), str(b), int(c)) for a, b, c in rows]
+
+
+# --- batch tables (pfa batch, docs/batch.md) -----------------------------------------------
+# One row per work unit (an image: one file or a split/E01 set) a batch has seen. A unit is
+# complete for (sha256, rules_sha256, tool_version); path set + size + mtime tell a rerun the
+# media SHA-256 without hashing the image again.
+BATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch_units (
+    unit_key TEXT PRIMARY KEY, paths TEXT NOT NULL, size INTEGER, mtime_ns INTEGER,
+    sha256 TEXT, rules_sha256 TEXT, tool_version TEXT, status TEXT NOT NULL, error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, image_id INTEGER, duplicate_of TEXT, host TEXT,
+    run_id INTEGER, started TEXT, finished TEXT);
+CREATE TABLE IF NOT EXISTS batch_assets (
+    unit_key TEXT PRIMARY KEY, asset_tag TEXT, make_model TEXT, serial TEXT, notes TEXT);
+CREATE INDEX IF NOT EXISTS batch_units_by_sha ON batch_units (sha256, status);
+"""
+
+
+def ensure_batch_tables(store: CaseStore) -> None:
+    """Create the batch tables in ``store`` (idempotent)."""
+    store.db.executescript(BATCH_SCHEMA)
+    store.db.commit()
