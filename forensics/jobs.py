@@ -289,6 +289,7 @@ class JobExtractor:
             carved=source.carved is not None,
             rendered_pages=rendered,
             byte_runs=runs_slice(source.runs, offset, length) if depth == 0 else (),
+            log_entries=tuple(entry.to_dict() for entry in parsed.log_entries),
         )
         out.jobs.append(job)
         out.texts[job_id] = stored

@@ -27,6 +27,7 @@ from forensics.jobs import (
     pair_jobs,
     record_extracted,
 )
+from forensics.printjobs import consolidate_or_problem
 from forensics.records import FileEntry, Finding, LocationClass, Problem, utc_now
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
@@ -192,6 +193,9 @@ def scan_loose(
         jobs += added_jobs
         pair_keys.update(extracted.pair_keys)
     store.set_job_pairs(image_id, pair_jobs(pair_keys))
+    failed = consolidate_or_problem(store, image_id)
+    if failed is not None:
+        problems.append(failed)
     for problem in problems:
         store.add_problem(image_id, problem)
     verdict, reasons = decide(

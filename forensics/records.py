@@ -231,3 +231,121 @@ class Job(Record):
     byte_runs: tuple[ByteRun, ...] = ()
     # Pages rendered from the job (number, size, dpi, renderer, preview path, OCR use/confidence).
     rendered_pages: tuple[dict[str, Any], ...] = ()
+    # Jobs a log names (page_log, device job logs): forensics/formats/base.py LogEntry.
+    log_entries: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldSource(Record):
+    """Where a consolidated print-job value came from: the artefact (a parsed job or a log
+    entry in one) and the field in it, e.g. ``metadata.user`` or ``page_log line 12``."""
+
+    artefact_id: str
+    format: str
+    field: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldValue(Record):
+    """One value of a print-job field, with its source; ``time_zone`` for times ("UTC", an
+    offset, or "unknown" for a client's local time)."""
+
+    value: Any
+    source: FieldSource
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class JobLink(Record):
+    """One artefact of a print job and why it was linked (``reason``).
+
+    ``role``: "control" (CUPS c-file, LPD cf-file, .SHD), "wrapper" (PJL), "content" (a PDL,
+    raster or document), "log" (a log entry), "carved copy", "deleted file".
+    """
+
+    artefact_id: str
+    role: str
+    reason: str
+    format: str
+    format_chain: tuple[str, ...] = ()
+    location_class: str | None = None
+    path: str | None = None
+    inode: int | None = None
+    image_offset: int | None = None
+    length: int | None = None
+    address: str | None = None
+    complete: bool | None = None
+    carved: bool = False
+
+
+@dataclass(frozen=True)
+class PrintJob(Record):
+    """A print job as an examiner counts it: every artefact of the job, consolidated.
+
+    The summary fields hold the preferred value of each field; ``fields`` keeps every value
+    with its source, and ``conflicts`` names the fields whose sources disagree.
+    """
+
+    print_job_id: str
+    time: str | None  # the job's first known time (submitted, else printed, else completed)
+    user: str | None
+    host: str | None
+    document: str | None
+    printer: str | None
+    pages: int | None
+    copies: int | None
+    state: str  # printed / held / cancelled / aborted / pending / processing / deleted / spooled
+    recoverable: str  # complete / partial / metadata only
+    location: str  # the location classes of its content, e.g. "allocated", "unallocated (carved)"
+    artefacts: tuple[JobLink, ...]
+    fields: dict[str, tuple[FieldValue, ...]]
+    conflicts: tuple[str, ...] = ()
+    findings: dict[str, int] = field(default_factory=dict)  # severity → count
+    finding_categories: dict[str, int] = field(default_factory=dict)
+    pin_masked: str | None = None
+    hold: str | None = None
+    rendered_pages: tuple[dict[str, Any], ...] = ()
+    address: str | None = None  # evidence address of the job's main artefact
+
+
+@dataclass(frozen=True)
+class Artefact(Record):
+    """A device record that is not a print job: an address book, configuration, a job log."""
+
+    artefact_id: str
+    kind: str  # "address book", "configuration", "job log", "page log"
+    format: str
+    path: str | None
+    location_class: str
+    address: str
+    image_offset: int | None
+    length: int | None
+    holds: dict[str, int]  # what it holds: contacts, credentials, log entries, ...
+    summary: str
+    findings: dict[str, int] = field(default_factory=dict)
+    complete: bool = True
+    print_jobs: tuple[str, ...] = ()  # print jobs its entries describe
+    carved: bool = False
+
+
+@dataclass(frozen=True)
+class TimelineEvent(Record):
+    """One timestamp recovered from the evidence (Timesketch fields plus the evidence address).
+
+    ``kind``: "print-job", "file", "log", "document".
+    """
+
+    datetime: str  # ISO 8601 UTC
+    timestamp: int  # microseconds since the Unix epoch
+    timestamp_desc: str
+    message: str
+    kind: str
+    address: str | None = None
+    image_offset: int | None = None
+    path: str | None = None
+    inode: int | None = None
+    print_job_id: str | None = None
+    artefact_id: str | None = None
+    source: str | None = None  # "shd metadata.submitted", "files.mtime"
+    time_zone: str | None = None

@@ -50,6 +50,7 @@ from forensics.jobs import (
     pair_jobs,
     record_extracted,
 )
+from forensics.printjobs import consolidate_or_problem
 from forensics.progress import Progress
 from forensics.records import (
     ByteRun,
@@ -847,6 +848,9 @@ def scan_image(
                     "error",
                 )
             )
+    failed = consolidate_or_problem(store, image_id)
+    if failed is not None:
+        scan.problem(failed)
     scan.flush_problems()
     record = ImageRecord(
         paths=tuple(str(p) for p in image.paths),

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from forensics.errors import InputError
-from forensics.records import ByteRun, FileEntry, Finding, Job, Problem
+from forensics.records import (
+    Artefact,
+    ByteRun,
+    FileEntry,
+    Finding,
+    Job,
+    PrintJob,
+    Problem,
+    TimelineEvent,
+)
 
 SCHEMA_VERSION = 1
 
@@ -48,6 +57,16 @@ CREATE TABLE IF NOT EXISTS byte_runs (
     length INTEGER);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id INTEGER PRIMARY KEY, image_id INTEGER REFERENCES images, code TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS print_jobs (
+    image_id INTEGER REFERENCES images, print_job_id TEXT, time TEXT, user TEXT, state TEXT,
+    recoverable TEXT, data TEXT, PRIMARY KEY (image_id, print_job_id));
+CREATE TABLE IF NOT EXISTS artefacts (
+    image_id INTEGER REFERENCES images, artefact_id TEXT, kind TEXT, path TEXT, data TEXT,
+    PRIMARY KEY (image_id, artefact_id));
+CREATE TABLE IF NOT EXISTS timeline (
+    image_id INTEGER REFERENCES images, time TEXT, kind TEXT, data TEXT);
+CREATE INDEX IF NOT EXISTS timeline_by_time ON timeline (image_id, time);
+CREATE INDEX IF NOT EXISTS findings_by_job ON findings (image_id, job_id);
 CREATE INDEX IF NOT EXISTS findings_by_image ON findings (image_id, image_offset);
 CREATE INDEX IF NOT EXISTS findings_by_file ON findings (image_id, file_id);
 CREATE INDEX IF NOT EXISTS files_by_image ON files (image_id, volume_idx, inode);
@@ -302,6 +321,86 @@ class CaseStore:
         )
         return [(str(a), str(b), int(c)) for a, b, c in rows]
 
+    def replace_consolidated(
+        self,
+        image_id: int,
+        print_jobs: Iterable[PrintJob],
+        artefacts: Iterable[Artefact],
+        events: Iterable[Iterable[TimelineEvent]],
+    ) -> None:
+        """(Re)write an image's print jobs, device artefacts and timeline (forensics/printjobs).
+
+        The timeline goes through a temporary table so it is stored in time order however
+        many events there are: readers list it by rowid.
+        """
+        db = self.db
+        for table in ("print_jobs", "artefacts", "timeline"):
+            db.execute(f"DELETE FROM {table} WHERE image_id = ?", (image_id,))
+        db.executemany(
+            "INSERT INTO print_jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    image_id,
+                    j.print_job_id,
+                    j.time,
+                    j.user,
+                    j.state,
+                    j.recoverable,
+                    _json(j.to_dict()),
+                )
+                for j in print_jobs
+            ),
+        )
+        db.executemany(
+            "INSERT INTO artefacts VALUES (?, ?, ?, ?, ?)",
+            ((image_id, a.artefact_id, a.kind, a.path, _json(a.to_dict())) for a in artefacts),
+        )
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS timeline_unsorted"
+            " (seq INTEGER PRIMARY KEY, time TEXT, kind TEXT, data TEXT)"
+        )
+        db.execute("DELETE FROM timeline_unsorted")
+        for batch in events:
+            db.executemany(
+                "INSERT INTO timeline_unsorted (time, kind, data) VALUES (?, ?, ?)",
+                ((e.datetime, e.kind, _json(e.to_dict())) for e in batch),
+            )
+        db.execute(
+            "INSERT INTO timeline (image_id, time, kind, data) SELECT ?, time, kind, data"
+            " FROM timeline_unsorted ORDER BY time, seq",
+            (image_id,),
+        )
+        db.execute("DELETE FROM timeline_unsorted")
+        db.commit()
+
+    def print_jobs(self, image_id: int) -> Iterator[dict[str, Any]]:
+        """Consolidated print jobs (time order); none for a case written before them."""
+        if not self.has_table("print_jobs"):
+            return iter(())
+        return self._rows(
+            "SELECT data FROM print_jobs WHERE image_id = ? ORDER BY rowid", (image_id,)
+        )
+
+    def artefacts(self, image_id: int) -> Iterator[dict[str, Any]]:
+        if not self.has_table("artefacts"):
+            return iter(())
+        return self._rows(
+            "SELECT data FROM artefacts WHERE image_id = ? ORDER BY rowid", (image_id,)
+        )
+
+    def timeline(self, image_id: int) -> Iterator[dict[str, Any]]:
+        if not self.has_table("timeline"):
+            return iter(())
+        return self._rows(
+            "SELECT data FROM timeline WHERE image_id = ? ORDER BY rowid", (image_id,)
+        )
+
+    def has_table(self, name: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
     def add_problem(self, image_id: int, problem: Problem) -> None:
         self.db.execute(
             "INSERT INTO problems (image_id, code, data) VALUES (?, ?, ?)",
@@ -356,7 +455,16 @@ class CaseStore:
         )
 
     def count(self, table: str, image_id: int, where: str = "", args: tuple[Any, ...] = ()) -> int:
-        if table not in {"files", "findings", "problems", "volumes", "jobs"}:
+        if table not in {
+            "files",
+            "findings",
+            "problems",
+            "volumes",
+            "jobs",
+            "print_jobs",
+            "artefacts",
+            "timeline",
+        }:
             raise ValueError(table)
         sql = f"SELECT COUNT(*) FROM {table} WHERE image_id = ?" + (
             f" AND {where}" if where else ""

@@ -164,7 +164,7 @@ def test_carving_reports_nothing_else_and_leaves_evidence_unchanged(ext4: Any) -
 def test_pfa_jobs_lists_carved_jobs(ext4: Any, capsys: pytest.CaptureFixture[str]) -> None:
     built, report, _ = ext4
     case = Path(report["__case__"])
-    assert main(["jobs", str(case), "--json"]) == 0
+    assert main(["jobs", str(case), "--artefacts", "--json"]) == 0
     jobs = json.loads(capsys.readouterr().out)
     carved = {j["image_offset"] for j in jobs if j["carved"] and j["parent_job_id"] is None}
     assert built.jobs["payroll"].image_offset in carved

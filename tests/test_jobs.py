@@ -90,12 +90,16 @@ def test_masked_pin_without_reveal(loose_job: Path, tmp_path: Path) -> None:
 
 
 def test_jobs_and_extract_commands(loose_job: Path, tmp_path: Path) -> None:
-    listed = pfa("jobs", str(loose_job), "--json")
+    listed = pfa("jobs", str(loose_job), "--artefacts", "--json")
     assert listed.returncode == 0, listed.stderr
     jobs = json.loads(listed.stdout)
     pcl = next(j for j in jobs if j["format"] == "pcl5")
+    # One print job: the PJL wrapper (user, hold) and its PCL payload (pages) together.
     table = pfa("jobs", str(loose_job))
-    assert "jdoe" in table.stdout and "pjl>pcl5" in table.stdout
+    assert "print jobs (1)" in table.stdout
+    assert "jdoe" in table.stdout and "held" in table.stdout and "payroll.docx" in table.stdout
+    objects = pfa("jobs", str(loose_job), "--artefacts")
+    assert "pjl>pcl5" in objects.stdout
     out = tmp_path / "extracted"
     done = pfa("extract", str(loose_job), "--job", pcl["job_id"], "-o", str(out))
     assert done.returncode == 0, done.stderr
@@ -120,7 +124,7 @@ def test_jobs_and_extract_commands(loose_job: Path, tmp_path: Path) -> None:
 def test_extract_names_are_safe(tmp_path: Path) -> None:
     hostile = tmp_path / "job.prn"
     hostile.write_bytes(pjl_job(tmp_path, job_name="../../etc/passwd\x01x"))
-    jobs = json.loads(pfa("jobs", str(hostile), "--json").stdout)
+    jobs = json.loads(pfa("jobs", str(hostile), "--artefacts", "--json").stdout)
     pjl = next(j for j in jobs if j["format"] == "pjl")
     out = tmp_path / "x"
     assert pfa("extract", str(hostile), "--job", pjl["job_id"], "-o", str(out)).returncode == 0
@@ -143,7 +147,7 @@ def test_deleted_job_in_an_image(tmp_path: Path) -> None:
     subprocess.run(
         ["debugfs", "-w", "-R", "rm /spool/00017.prn", str(image)], check=True, capture_output=True
     )
-    jobs = json.loads(pfa("jobs", str(image), "--json").stdout)
+    jobs = json.loads(pfa("jobs", str(image), "--artefacts", "--json").stdout)
     pjl = next(j for j in jobs if j["format"] == "pjl")
     assert pjl["location_class"] == "deleted" and pjl["path"] == "/spool/00017.prn"
     assert pjl["metadata"]["user"] == "jdoe"
@@ -199,7 +203,7 @@ def test_a_foreign_sqlite_file_is_refused_and_untouched(tmp_path: Path) -> None:
 def test_extract_from_an_earlier_scan_in_another_folder(loose_job: Path, tmp_path: Path) -> None:
     out = tmp_path / "case"
     assert pfa("scan", str(loose_job), "-o", str(out), "-q").returncode == 1
-    jobs = json.loads(pfa("jobs", str(out), "--json").stdout)
+    jobs = json.loads(pfa("jobs", str(out), "--artefacts", "--json").stdout)
     pjl = next(j for j in jobs if j["format"] == "pjl")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -249,7 +253,7 @@ PWG_SAMPLE = PROJECT.parent / "shared" / "samples" / "cups" / "onepage-letter-30
 def test_extract_writes_raster_pages_as_png(tmp_path: Path) -> None:
     from PIL import Image
 
-    jobs = json.loads(pfa("jobs", str(PWG_SAMPLE), "--json").stdout)
+    jobs = json.loads(pfa("jobs", str(PWG_SAMPLE), "--artefacts", "--json").stdout)
     (job,) = jobs
     assert (
         pfa(
@@ -277,7 +281,7 @@ def test_extract_writes_fax_pages_as_png(tmp_path: Path) -> None:
         ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=tiffg4", f"-sOutputFile={fax}", str(doc)],
         check=True,
     )
-    (job,) = json.loads(pfa("jobs", str(fax), "--json").stdout)
+    (job,) = json.loads(pfa("jobs", str(fax), "--artefacts", "--json").stdout)
     assert job["format"] == "tiff" and job["pages"] == 2
     assert (
         pfa("extract", str(fax), "--job", job["job_id"], "-o", str(tmp_path / "x")).returncode == 0

@@ -28,10 +28,12 @@ from datetime import UTC, datetime, timedelta
 from xml.parsers import expat
 
 from forensics.formats.base import (
+    MAX_LOG_ENTRIES,
     MAX_TEXT_CHARS,
     DecodedText,
     FormatParser,
     JobMetadata,
+    LogEntry,
     NotThisFormat,
     ParseContext,
     ParsedJob,
@@ -760,6 +762,8 @@ def _credential_keys(records: list[Record]) -> str:
 
 class AddressBookParser(FormatParser):
     name = "address-book"
+    role = "artefact"
+    artefact_kind = "address book"
     description = (
         "Device address book (CSV, LDIF, XML): contacts, scan/fax destinations, credentials"
     )
@@ -841,6 +845,8 @@ class AddressBookParser(FormatParser):
 
 class JobLogParser(FormatParser):
     name = "job-log"
+    role = "log"
+    artefact_kind = "job log"
     description = (
         "Device job log / accounting export (CSV with user, document, date, pages columns)"
     )
@@ -914,8 +920,61 @@ class JobLogParser(FormatParser):
             document_format="job log (csv)",
             extra=tuple((k, v) for k, v in extra if v),
         )
+        job.log_entries = _job_log_entries(table, columns, decoded)
         job.texts.extend(_record_texts(table.records, decoded, "log record"))
         return job
+
+
+# Job-log columns the generic roles do not name: the job's id, client, printer and outcome.
+_LOG_COLUMNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("job_id", re.compile(r"^(job)?(id|no|number|nr)$|^jobid|^jobnumber|^jobno")),
+    ("host", re.compile(r"host|computer|client|workstation|^pc$|machine|^ip")),
+    ("printer", re.compile(r"printer|queue|device|^destination$")),
+    ("state", re.compile(r"status|state|result|outcome")),
+    ("copies", re.compile(r"^copies$|^copy$|^ncopies$")),
+)
+
+
+def _job_log_entries(table: _Table, columns: dict[str, str], decoded: _Text) -> list[LogEntry]:
+    """One LogEntry per job-log row (the first MAX_LOG_ENTRIES)."""
+    named = dict(columns)
+    for heading in table.header:
+        key = _normal(heading)
+        for field_name, pattern in _LOG_COLUMNS:
+            if field_name not in named and pattern.search(key):
+                named[field_name] = heading
+                break
+
+    def cell(record: Record, wanted: str) -> str | None:
+        column = named.get(wanted)
+        if column is None:
+            return None
+        return next((clean_field(v) for k, v in record.fields if k == column and v.strip()), None)
+
+    def number(text: str | None) -> int | None:
+        return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
+
+    entries: list[LogEntry] = []
+    for index, record in enumerate(table.records[:MAX_LOG_ENTRIES]):
+        when, zone_known = _log_time(cell(record, "date"))
+        entries.append(
+            LogEntry(
+                offset=decoded.byte_offset(record.char_offset),
+                job_id=cell(record, "job_id"),
+                user=cell(record, "user"),
+                host=cell(record, "host"),
+                document_name=cell(record, "document"),
+                printer=cell(record, "printer"),
+                time=when,
+                time_field="printed",
+                time_zone="from the log" if zone_known else None,
+                pages=number(cell(record, "pages")),
+                copies=number(cell(record, "copies")),
+                state=cell(record, "state"),
+                line=index + 1,
+            )
+        )
+    return entries
 
 
 def _log_time(text: str | None) -> tuple[str | None, bool]:
@@ -953,6 +1012,8 @@ def _log_time(text: str | None) -> tuple[str | None, bool]:
 
 class ConfigParser(FormatParser):
     name = "config"
+    role = "artefact"
+    artefact_kind = "configuration"
     description = "Device configuration (INI, key=value, XML): SMTP/LDAP/SNMP/Wi-Fi credentials"
     priority = 80
 

@@ -14,6 +14,7 @@ Rules every parser follows (DESIGN.md, "Formats"):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -165,6 +166,38 @@ class PageRef:
     image_only: bool = False
 
 
+MAX_LOG_ENTRIES = 20_000  # job entries kept from one log (the text keeps the rest for detection)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One job a log names (a CUPS page_log job, a device job-log row): it feeds the print job
+    it describes, or stands as a metadata-only job when the content is gone.
+
+    ``time`` is ISO 8601 UTC; ``time_field`` says which job time it is ("printed", "submitted",
+    "completed"); ``offset`` is the entry's first byte in the parsed log.
+    """
+
+    offset: int
+    job_id: str | None = None
+    user: str | None = None
+    host: str | None = None
+    job_name: str | None = None
+    document_name: str | None = None
+    printer: str | None = None
+    time: str | None = None
+    time_field: str = "printed"
+    last_time: str | None = None  # the entry's last line (page_log: the last page)
+    time_zone: str | None = None  # "UTC", "+0100", or None when the log does not say
+    pages: int | None = None
+    copies: int | None = None
+    state: str | None = None
+    line: int | None = None  # 1-based line (or record) number in the log
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
 @dataclass
 class ParsedJob:
     """What a parser returns."""
@@ -178,6 +211,7 @@ class ParsedJob:
     notes: list[str] = field(default_factory=list)  # damage and limits met, one line each
     pair_key: str | None = None  # joins halves of one job: "winspool:00002", "cups:12345"
     length: int | None = None  # bytes of the object this job occupies (carving, framing)
+    log_entries: list[LogEntry] = field(default_factory=list)  # jobs a log names
 
 
 @dataclass(frozen=True)
@@ -197,6 +231,13 @@ class FormatParser(ABC):
     carve_patterns: ClassVar[tuple[CarvePattern, ...]] = ()
     # Lower runs first when several formats claim the same head (a more specific one first).
     priority: ClassVar[int] = 100
+    # What an object of this format is to a print job (forensics/printjobs): "content" holds
+    # pages (PDLs, rasters, documents); "wrapper" frames content (PJL); "control" describes a
+    # job beside its data (CUPS c-files, LPD cf-files, .SHD); "log" names jobs (page_log);
+    # "artefact" is device state, not a job (address books, configuration).
+    role: ClassVar[str] = "content"
+    # For "log" and "artefact" formats: what the device record is ("address book", "job log").
+    artefact_kind: ClassVar[str | None] = None
     registry: ClassVar[dict[str, type[FormatParser]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -21,12 +21,14 @@ from construct import ConstructError
 
 from forensics.formats import ipp, times
 from forensics.formats.base import (
+    MAX_LOG_ENTRIES,
     MAX_TEXT_CHARS,
     CarvePattern,
     DecodedText,
     Embedded,
     FormatParser,
     JobMetadata,
+    LogEntry,
     NotThisFormat,
     ParseContext,
     ParsedJob,
@@ -157,6 +159,7 @@ def _password(message: ipp.IppMessage) -> str | None:
 
 class CupsControlParser(FormatParser):
     name = "cups-control"
+    role = "control"
     description = "CUPS job control file (cNNNNN): the job's IPP attributes (RFC 8010)"
     priority = 40
     # RFC 8010 §3.1.1: version, operation/status and request id (8 bytes), then the operation
@@ -357,6 +360,8 @@ def _value(text: str | None) -> str | None:
 
 class CupsPageLogParser(FormatParser):
     name = "cups-page-log"
+    role = "log"
+    artefact_kind = "page log"
     description = "CUPS page_log: one line per printed page (cupsd-logs(5))"
     priority = 60
 
@@ -382,16 +387,20 @@ class CupsPageLogParser(FormatParser):
         lines = text.split("\n")
         cut = len(data) > ctx.max_output or len(lines) > MAX_LOG_LINES
         del lines[MAX_LOG_LINES:]
-        for line in lines:
+        starts: list[tuple[int, int]] = []  # (byte offset, line number) of each entry
+        byte_offset = 0
+        for number, line in enumerate(lines, 1):
             stripped = line.rstrip("\r")
             match = _PAGE_LINE.fullmatch(stripped) if len(stripped) < 4096 else None
             if match:
                 entries.append(_PageLine(match))
+                starts.append((byte_offset, number))
                 if first_offset is None:
                     first_offset = offset
             elif stripped.strip():
                 bad_lines += 1
             offset += len(line) + 1
+            byte_offset += len(line.encode("utf-8")) + 1
         if not entries:
             raise NotThisFormat("no page_log line")
         if first_offset and first_offset > 4096:
@@ -445,6 +454,7 @@ class CupsPageLogParser(FormatParser):
         first_of_job: dict[str, _PageLine] = {}
         for entry in entries:
             first_of_job.setdefault(entry.job, entry)
+        job.log_entries = _page_log_jobs(entries, starts)
         summary = []
         for job_id, row in list(first_of_job.items())[:10_000]:
             summary.append(
@@ -453,3 +463,43 @@ class CupsPageLogParser(FormatParser):
             )
         job.texts.append(DecodedText("page_log jobs", "\n".join(summary)[:MAX_TEXT_CHARS]))
         return job
+
+
+def _page_log_jobs(entries: list[_PageLine], starts: list[tuple[int, int]]) -> list[LogEntry]:
+    """One LogEntry per (printer, job id): cupsd numbers jobs per server, and a page_log may
+    hold several servers' lines after a move, so the printer is part of the key."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for index, entry in enumerate(entries):
+        members = grouped.setdefault((entry.printer, entry.job), [])
+        if len(members) < MAX_LOG_LINES:
+            members.append(index)
+    out: list[LogEntry] = []
+    for members in list(grouped.values())[:MAX_LOG_ENTRIES]:
+        lines = [entries[i] for i in members]
+        first, last = lines[0], lines[-1]
+        page_lines = [line for line in lines if line.page != "total"]
+        totals = [line for line in lines if line.page == "total"]
+        if page_lines:
+            pages: int | None = sum(line.copies for line in page_lines)
+        else:
+            pages = sum(line.copies for line in totals) or None
+        byte_offset, number = starts[members[0]]
+        out.append(
+            LogEntry(
+                offset=byte_offset,
+                job_id=first.job,
+                user=clean_field(first.user),
+                host=_value(first.host),
+                job_name=_value(first.job_name),
+                printer=clean_field(first.printer),
+                time=first.time,
+                time_field="printed",
+                last_time=last.time if last is not first else None,
+                time_zone="from the log line" if first.time else None,
+                pages=pages,
+                copies=first.copies if first.page != "total" else None,
+                state="printed",
+                line=number,
+            )
+        )
+    return out

@@ -116,6 +116,7 @@ def _strict_line(line: str) -> bool:
 
 class LpdControlParser(FormatParser):
     name = "lpd-control"
+    role = "control"
     description = "LPD control file (RFC 1179 §7): host, user, job name, data files to print"
     priority = 60
     # Control files have no magic; every one names its data files "dfA<3 digits><host>" (RFC

@@ -193,6 +193,7 @@ def guess_payload_format(head: bytes) -> str | None:
 
 class PjlParser(FormatParser):
     name = "pjl"
+    role = "wrapper"
     description = "HP PJL job stream (UEL framing, @PJL header, embedded PDL payloads)"
     signatures = (Signature(UEL), Signature(PJL_PREFIX))
     # A job starts at a UEL (PJL Technical Reference §2.3); "UEL @PJL EOJ" ends one, so a job

@@ -395,6 +395,7 @@ class ShdParser(FormatParser):
     """Windows spooler shadow file (.SHD), the job ticket beside an .SPL spool file."""
 
     name = "shd"
+    role = "control"
     description = "Windows print spooler shadow file (.SHD): job owner, document, printer, time"
     priority = 60
     # Signature dword (0x4966 NT 4, 0x4967 2000, 0x4968 XP/2003, 0x5123 Vista+) then a header

@@ -1,4 +1,7 @@
-"""``--format csv``: a folder of spreadsheets — jobs.csv, findings.csv, problems.csv.
+"""``--format csv``: a folder of spreadsheets — jobs.csv (one row per print job),
+artefacts.csv (device artefacts: address books, configuration, logs), findings.csv,
+problems.csv and objects.csv (every parsed object the print jobs were built from). A case
+written before print jobs were consolidated gets its parsed objects as jobs.csv.
 
 UTF-8 (with a BOM when ``--bom``: Excel reads UTF-8 without one as the local code page),
 RFC 4180 quoting, times as stored (ISO 8601 UTC). Cells that a spreadsheet would run as a
@@ -112,6 +115,84 @@ def _job_row(job: dict[str, Any]) -> list[Any]:
     ]
 
 
+PRINT_JOB_COLUMNS = [
+    "image_id",
+    "print_job_id",
+    "time",
+    "user",
+    "host",
+    "domain",
+    "document",
+    "job_name",
+    "application",
+    "driver",
+    "printer",
+    "pages",
+    "copies",
+    "duplex",
+    "colour",
+    "media",
+    "submitted",
+    "printed",
+    "completed",
+    "state",
+    "hold",
+    "pin_masked",
+    "recoverable",
+    "location",
+    "findings_critical",
+    "findings_high",
+    "findings_medium",
+    "findings_low",
+    "artefacts",
+    "conflicts",
+    "address",
+]
+
+
+def _first(job: dict[str, Any], name: str) -> Any:
+    values = (job.get("fields") or {}).get(name) or []
+    return values[0].get("value") if values else None
+
+
+def _print_job_row(job: dict[str, Any]) -> list[Any]:
+    counts = job.get("findings") or {}
+    return [
+        job.get("print_job_id"),
+        job.get("time"),
+        job.get("user"),
+        job.get("host"),
+        _first(job, "domain"),
+        job.get("document"),
+        _first(job, "job_name"),
+        _first(job, "application"),
+        _first(job, "driver"),
+        job.get("printer"),
+        job.get("pages"),
+        job.get("copies"),
+        _first(job, "duplex"),
+        _first(job, "colour"),
+        _first(job, "media"),
+        _first(job, "submitted"),
+        _first(job, "printed"),
+        _first(job, "completed"),
+        job.get("state"),
+        job.get("hold"),
+        job.get("pin_masked"),
+        job.get("recoverable"),
+        job.get("location"),
+        counts.get("critical", 0),
+        counts.get("high", 0),
+        counts.get("medium", 0),
+        counts.get("low", 0),
+        " ".join(
+            f"{link.get('role')}:{link.get('artefact_id')}" for link in job.get("artefacts") or []
+        ),
+        " ".join(job.get("conflicts") or []),
+        job.get("address"),
+    ]
+
+
 FINDING_COLUMNS = [
     "image_id",
     "rule",
@@ -149,25 +230,40 @@ def _problem_row(problem: dict[str, Any]) -> list[Any]:
     return [problem.get(c) for c in PROBLEM_COLUMNS[1:]]
 
 
-ARTEFACT_COLUMNS = ["image_id", "kind", "format", "path", "location_class", "summary", "address"]
+ARTEFACT_COLUMNS = [
+    "image_id",
+    "artefact_id",
+    "kind",
+    "format",
+    "path",
+    "location_class",
+    "summary",
+    "print_jobs",
+    "address",
+]
 
 
 def _artefact_row(artefact: dict[str, Any]) -> list[Any]:
     """Device artefacts (a later table): the columns any artefact record is likely to have."""
     summary = artefact.get("summary") or artefact.get("holds") or artefact.get("description")
     return [
+        artefact.get("artefact_id"),
         artefact.get("kind"),
         artefact.get("format"),
         artefact.get("path"),
         artefact.get("location_class"),
         summary if isinstance(summary, str) else (None if summary is None else str(summary)),
+        " ".join(artefact.get("print_jobs") or []),
         _address(artefact),
     ]
 
 
 class CsvWriter(ReportWriter):
     name = "csv"
-    description = "report-csv/: jobs.csv, findings.csv, problems.csv (UTF-8, formula-safe)"
+    description = (
+        "report-csv/: jobs.csv, artefacts.csv, findings.csv, problems.csv, objects.csv "
+        "(UTF-8, formula-safe)"
+    )
     default_name = "report-csv"
 
     def write(self, case: CaseStore, dest: Path, options: ReportOptions) -> list[Path]:
@@ -177,8 +273,13 @@ class CsvWriter(ReportWriter):
             raise InputError(f"CSV reports are a folder: {dest} exists and is not one")
         dest.mkdir(parents=True, exist_ok=True)
         ids = image_ids(case, options)
-        tables: list[tuple[str, list[str], Callable[[int], Iterable[dict[str, Any]]], Row]] = [
-            ("jobs.csv", JOB_COLUMNS, case.jobs, _job_row),
+        tables: list[tuple[str, list[str], Callable[[int], Iterable[dict[str, Any]]], Row]] = []
+        if has_table(case, "print_jobs"):
+            tables.append(("jobs.csv", PRINT_JOB_COLUMNS, case.print_jobs, _print_job_row))
+            tables.append(("objects.csv", JOB_COLUMNS, case.jobs, _job_row))
+        else:
+            tables.append(("jobs.csv", JOB_COLUMNS, case.jobs, _job_row))
+        tables += [
             ("findings.csv", FINDING_COLUMNS, case.findings, _finding_row),
             ("problems.csv", PROBLEM_COLUMNS, case.problems, _problem_row),
         ]

@@ -187,6 +187,23 @@ JOB_COLUMNS = (
 )
 
 
+PRINT_JOB_COLUMNS = (
+    ("id", False),
+    ("time (UTC)", False),
+    ("user", False),
+    ("host", False),
+    ("document", False),
+    ("printer", False),
+    ("pages", True),
+    ("state", False),
+    ("recoverable", False),
+    ("location", False),
+    ("findings", True),
+    ("preview", None),
+)
+MAX_FINDINGS_PER_JOB = 200
+
+
 class HtmlWriter(ReportWriter):
     name = "html"
     description = (
@@ -237,7 +254,11 @@ class _Report:
             f" · printer-forensics {text(__version__)}</p>\n",
         )
         self.summary()
-        self.jobs()
+        if self.case.has_table("print_jobs"):
+            self.print_jobs()
+            self.objects()
+        else:
+            self.jobs()  # a case from before print jobs were consolidated
         self.findings()
         self.artefacts()
         self.problems()
@@ -347,7 +368,193 @@ class _Report:
             "</p>",
         )
 
-    # --- jobs -------------------------------------------------------------------------
+    # --- print jobs -------------------------------------------------------------------
+
+    def print_jobs(self) -> None:
+        jobs = list(self.case.print_jobs(self.image_id))
+        self.w(
+            f"<section id=print-jobs><h2>Print jobs ({len(jobs)})</h2>",
+            "<p class=muted>one row per job: its wrapper, payload, control file, carved copies "
+            "and log lines together; open a job for its artefacts, metadata sources, findings "
+            "and pages</p>",
+            "<p class=controls hidden>filter: <input id=filter type=search "
+            "placeholder='user, document, printer…'> showing <span id=shown>"
+            f"{len(jobs)}</span> · click a column heading to sort</p>",
+            "<table id=jobs><thead><tr>",
+        )
+        for i, (name, numeric) in enumerate(PRINT_JOB_COLUMNS):
+            if numeric is None:
+                self.w(f"<th>{name}</th>")
+            else:
+                cls = "sortable n" if numeric else "sortable"
+                self.w(f"<th class='{cls}' data-col={i}>{name}</th>")
+        self.w("</tr></thead>\n")
+        for job in jobs:
+            self.print_job(job)
+        if not jobs:
+            self.w(
+                f"<tbody><tr><td colspan={len(PRINT_JOB_COLUMNS)} class=muted>no print jobs"
+                "</td></tr></tbody>"
+            )
+        self.w("</table></section>\n")
+
+    def print_job(self, job: dict[str, Any]) -> None:
+        pages = job.get("rendered_pages") or []
+        thumbs = [(p, self.thumbs.uri(p.get("preview"))) for p in pages[:THUMBS_PER_JOB]]
+        first = next((uri for _, uri in thumbs if uri), None)
+        counts = job.get("findings") or {}
+        total = sum(int(n) for n in counts.values())
+        by_severity = " ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts.get(s))
+        document = str(job.get("document") or "")
+        if job.get("conflicts"):
+            document += " ⚠"
+        cells = [
+            f"<td class=mono>{text(job.get('print_job_id'))}</td>",
+            f"<td>{text(str(job.get('time') or '').replace('T', ' ').removesuffix('Z'))}</td>",
+            f"<td>{text(job.get('user'))}</td>",
+            f"<td>{text(job.get('host'))}</td>",
+            f"<td>{text(document)}</td>",
+            f"<td>{text(job.get('printer'))}</td>",
+            f"<td class=n>{text(job.get('pages'))}</td>",
+            f"<td>{text(job.get('state'))}</td>",
+            f"<td>{text(job.get('recoverable'))}</td>",
+            f"<td>{text(job.get('location'))}</td>",
+            f"<td class=n data-v={total}>{text(by_severity or '0')}</td>",
+            "<td>" + (f'<img class=thumb alt=page src="{first}">' if first else "") + "</td>",
+        ]
+        self.w("<tbody><tr class=job>", *cells, "</tr>")
+        self.w(
+            f"<tr class=detail><td colspan={len(PRINT_JOB_COLUMNS)}><details>"
+            "<summary>artefacts, sources, findings, pages</summary>"
+        )
+        facts = [
+            ("evidence address", job.get("address")),
+            ("state", job.get("state")),
+            ("recoverable", job.get("recoverable")),
+            ("copies", job.get("copies")),
+            ("hold", job.get("hold")),
+            ("PIN", job.get("pin_masked")),
+            ("conflicting fields", ", ".join(job.get("conflicts") or [])),
+        ]
+        self.w("<h3>Job</h3>", _dl((k, v) for k, v in facts if v not in (None, "")))
+        links = job.get("artefacts") or []
+        self.w(
+            f"<h3>Artefacts ({len(links)})</h3><table class=artefacts><tr><th>role</th>"
+            "<th>format</th><th>linked because</th><th>location</th><th>path</th>"
+            "<th>evidence address</th></tr>"
+        )
+        for link in links:
+            chain = ">".join(link.get("format_chain") or []) or link.get("format")
+            where = link.get("location_class") or ""
+            if link.get("carved"):
+                where += " (carved)"
+            address = link.get("address") or ""
+            if link.get("image_offset") is not None:
+                address += f" (image offset {link['image_offset']})"
+            self.w(
+                f"<tr><td>{text(link.get('role'))}</td><td>{text(chain)}</td>",
+                f"<td>{text(link.get('reason'))}</td><td>{text(where)}</td>",
+                f"<td class=mono>{text(link.get('path'))}</td>",
+                f"<td class=mono>{text(address)}</td></tr>",
+            )
+        self.w("</table>")
+        self.field_sources(job)
+        findings = self.job_findings(links)
+        if findings:
+            self.w(f"<h3>Findings ({len(findings)})</h3>")
+            self.finding_table(findings)
+        if pages:
+            self.w(f"<h3>Pages ({len(pages)} with previews)</h3><div class=pages>")
+            for page, uri in thumbs:
+                caption = f"page {page.get('number')}: {page.get('width')}×{page.get('height')}"
+                if page.get("ocr"):
+                    caption += f", OCR confidence {page.get('ocr_confidence')}"
+                image = (
+                    f"<img class=thumb alt='page {text(page.get('number'))}' src=\"{uri}\">"
+                    if uri
+                    else ""
+                )
+                self.w(f"<figure>{image}<figcaption>{text(caption)}</figcaption></figure>")
+            if len(pages) > THUMBS_PER_JOB:
+                self.w(f"<p class=muted>{len(pages) - THUMBS_PER_JOB} more pages: pfa pages</p>")
+            self.w("</div>")
+        self.w("</details></td></tr></tbody>\n")
+
+    def field_sources(self, job: dict[str, Any]) -> None:
+        fields = job.get("fields") or {}
+        if not fields:
+            return
+        conflicts = set(job.get("conflicts") or [])
+        self.w(
+            "<h3>Metadata and its sources</h3><table class=sources><tr><th>field</th>"
+            "<th>value</th><th>source</th><th>time zone</th></tr>"
+        )
+        for name, values in fields.items():
+            if name == "pin" and not self.reveal:
+                continue  # never in a masked case's store; belt and braces
+            for n, value in enumerate(values):
+                source = value.get("source") or {}
+                label = name if n == 0 else ""
+                if n == 0 and name in conflicts:
+                    label += " (sources disagree)"
+                shown = value.get("value")
+                self.w(
+                    f"<tr><td>{text(label)}</td><td>{text(shown)}</td>",
+                    f"<td class=mono>{text(source.get('format'))} {text(source.get('field'))}"
+                    f" · {text(source.get('address'))}</td>",
+                    f"<td>{text(value.get('time_zone'))}</td></tr>",
+                )
+        self.w("</table>")
+
+    def job_findings(self, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Findings in a print job's artefacts: in their decoded text (by job id) or in their
+        bytes on the medium (by image range)."""
+        ids = sorted({str(link["artefact_id"]) for link in links if link.get("artefact_id")})
+        ranges = [
+            (int(link["image_offset"]), int(link["image_offset"]) + int(link["length"]))
+            for link in links
+            if link.get("image_offset") is not None and link.get("length")
+        ][:64]
+        clauses, args = [], [self.image_id]
+        if ids:
+            clauses.append(f"job_id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)  # type: ignore[arg-type]
+        for start, end in ranges:
+            clauses.append("(job_id IS NULL AND image_offset >= ? AND image_offset < ?)")
+            args.extend((start, end))
+        if not clauses:
+            return []
+        rows = self.case.db.execute(
+            f"SELECT data FROM findings WHERE image_id = ? AND ({' OR '.join(clauses)})"
+            " ORDER BY image_offset, finding_id LIMIT ?",
+            (*args, MAX_FINDINGS_PER_JOB),
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    def objects(self) -> None:
+        """The parsed objects the print jobs were built from (``pfa jobs --artefacts``)."""
+        jobs = list(self.case.jobs(self.image_id))
+        self.w(
+            f"<section id=objects><h2>Parsed objects ({len(jobs)})</h2><details>"
+            "<summary>every object parsed: wrappers and payloads, control files, logs, "
+            "device artefacts</summary><table><tr><th>id</th><th>format</th><th>location</th>"
+            "<th>path</th><th class=n>pages</th><th class=n>findings</th><th>parent</th></tr>"
+        )
+        for job in jobs:
+            location = str(job.get("location_class") or "") + (
+                " (carved)" if job.get("carved") else ""
+            )
+            self.w(
+                f"<tr><td class=mono>{text(job.get('job_id'))}</td>",
+                f"<td>{text('>'.join(job.get('format_chain') or [job.get('format')]))}</td>",
+                f"<td>{text(location)}</td><td class=mono>{text(job.get('path'))}</td>",
+                f"<td class=n>{text(job.get('pages'))}</td>",
+                f"<td class=n>{text(job.get('findings'))}</td>",
+                f"<td class=mono>{text(job.get('parent_job_id'))}</td></tr>",
+            )
+        self.w("</table></details></section>\n")
+
+    # --- jobs (cases without print jobs) -----------------------------------------------
 
     def jobs(self) -> None:
         findings_by_job: dict[str, list[dict[str, Any]]] = {}

@@ -56,6 +56,12 @@ def summarise(store: CaseStore, image_id: int) -> dict[str, Any]:
     for fmt, location, count in store.job_summary(image_id):
         jobs_by_format.setdefault(fmt, {})[location] = count
     return {
+        "print_jobs": store.count("print_jobs", image_id)
+        if store.has_table("print_jobs")
+        else None,
+        "device_artefacts": store.count("artefacts", image_id)
+        if store.has_table("artefacts")
+        else None,
         "jobs": store.count("jobs", image_id),
         "jobs_by_format_and_location": jobs_by_format,
         "findings": sum(by_category.values()),
@@ -101,6 +107,8 @@ def write_report(
             out.write(f"  {json.dumps(key)}: {_dump(value)},\n")
         _write_array(out, "volumes", store.volumes(image_id))
         _write_array(out, "filesystems", store.filesystems(image_id))
+        _write_array(out, "print_jobs", store.print_jobs(image_id))
+        _write_array(out, "device_artefacts", store.artefacts(image_id))
         _write_array(out, "jobs", store.jobs(image_id))
         _write_array(out, "findings", store.findings_ranked(image_id))
         _write_array(out, "problems", store.problems(image_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -77,7 +78,14 @@ def test_summary_first_with_verdict_policy_hashes_and_provenance(demo_case: Path
 def test_job_table_with_thumbnails_and_details(demo_case: Path) -> None:
     _, page = read(demo_case / "report.html")
     job_rows = [a for tag, a in page.tags if tag == "tr" and a.get("class") == "job"]
-    assert len(job_rows) >= 5
+    report = json.loads((demo_case / "report.json").read_text(encoding="utf-8"))
+    assert len(job_rows) == len(report["print_jobs"]) >= 3  # one row per print job
+    jobs_text = page.text("jobs")
+    for job in report["print_jobs"]:
+        assert job["print_job_id"] in jobs_text and job["user"] in jobs_text
+    # Each job opens to its artefacts with the reason each was linked, and its sources.
+    assert "embedded in" in jobs_text and "Metadata and its sources" in jobs_text
+    assert "device artefacts" in page.text("artefacts").lower()
     thumbs = [a for tag, a in page.tags if tag == "img" and a.get("class") == "thumb"]
     assert thumbs, "rendered pages should show as thumbnails"
     assert all((a.get("src") or "").startswith("data:image/png;base64,") for a in thumbs)

@@ -62,14 +62,24 @@ def test_csv_folder_with_bom_and_formula_cells_neutralised(
     out = tmp_path / "sheets"
     done = pfa("report", str(hostile_case), "--format", "csv", "-o", str(out), "--bom")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["findings.csv", "jobs.csv", "problems.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "artefacts.csv",
+        "findings.csv",
+        "jobs.csv",
+        "objects.csv",
+        "problems.csv",
+    ]
     raw = (out / "jobs.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     with open(out / "jobs.csv", encoding="utf-8-sig", newline="") as handle:
+        print_jobs = list(csv.DictReader(handle))
+    job = next(j for j in print_jobs if j["user"] == "'" + FORMULA_USER)  # text, never a formula
+    assert job["document"] == SCRIPT_NAME or job["job_name"] == SCRIPT_NAME
+    assert job["print_job_id"].startswith("P") and "wrapper:" in job["artefacts"]
+    with open(out / "objects.csv", encoding="utf-8-sig", newline="") as handle:
         jobs = list(csv.DictReader(handle))
     pjl = next(j for j in jobs if j["format"] == "pjl")
-    assert pjl["user"] == "'" + FORMULA_USER  # shown as text, never run as a formula
-    assert pjl["document_name"] == SCRIPT_NAME or pjl["job_name"]
+    assert pjl["user"] == "'" + FORMULA_USER
     assert pjl["path"] == "/" + ANSI_FILE  # CSV keeps the name exactly (it is data, not markup)
     with open(out / "findings.csv", encoding="utf-8-sig", newline="") as handle:
         findings = list(csv.DictReader(handle))
