@@ -530,7 +530,7 @@ def _build_print_job(group: _Group, findings: _Findings) -> PrintJob:
         time=when,
         user=first("user"),
         host=first("host"),
-        document=first("document_name") or first("job_name"),
+        document=_document(fields),
         printer=first("printer"),
         pages=first("pages"),
         copies=first("copies"),
@@ -547,6 +547,18 @@ def _build_print_job(group: _Group, findings: _Findings) -> PrintJob:
         rendered_pages=tuple(thumbnails),
         address=main_address.get("text") if isinstance(main_address, dict) else main_address,
     )
+
+
+def _document(fields: dict[str, list[FieldValue]]) -> Any:
+    """The job's document: what the spooler or driver named it (control file, wrapper) before
+    what the payload calls itself (a PDF's Title is often "Untitled"), a document name before a
+    job name from the same kind of source."""
+    named = [
+        (ROLE_ORDER.get(_role(value.source.format), 2), rank, n, value.value)
+        for rank, name in enumerate(("document_name", "job_name"))
+        for n, value in enumerate(fields.get(name, []))
+    ]
+    return min(named)[3] if named else None
 
 
 def _build_artefact(

@@ -91,6 +91,8 @@ def job_fields(row: dict[str, Any]) -> Iterator[tuple[str, FieldValue]]:
     address = _address_text(row)
     meta = row.get("metadata") or {}
 
+    seen: set[tuple[str, str]] = set()  # one artefact states a value once (JobAcct3 = domain)
+
     def source(name: str) -> FieldSource:
         return FieldSource(job_id, fmt, name, address)
 
@@ -98,13 +100,16 @@ def job_fields(row: dict[str, Any]) -> Iterator[tuple[str, FieldValue]]:
         value = meta.get(key)
         if _usable(name, value):
             zone = "UTC" if name in TIME_FIELDS else None
+            seen.add((name, normalised(name, value)))
             yield name, FieldValue(value, source(f"metadata.{key}"), zone)
     extra = meta.get("extra") or {}
     if isinstance(extra, dict):
         for key, value in extra.items():
             for pattern, name, zone in _EXTRA_FIELDS:
                 if pattern.match(str(key)) and _usable(name, value):
-                    yield name, FieldValue(value, source(f"metadata.extra[{key}]"), zone)
+                    if (name, normalised(name, value)) not in seen:
+                        seen.add((name, normalised(name, value)))
+                        yield name, FieldValue(value, source(f"metadata.extra[{key}]"), zone)
                     break
 
 
@@ -113,7 +118,7 @@ def log_entry_fields(
 ) -> Iterator[tuple[str, FieldValue]]:
     """(field, value) pairs a log entry states about the job it names."""
     where = f"line {entry['line']}" if entry.get("line") else f"offset {entry.get('offset')}"
-    label = f"{row.get('format')} {where}"
+    label = where
     address = _address_text(row)
     if address is not None and entry.get("offset") is not None:
         address = f"{address} @ {entry['offset']}"
