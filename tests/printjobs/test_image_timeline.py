@@ -93,7 +93,7 @@ def _body_lines(out: Path) -> list[list[str]]:
 def test_bodyfile_has_file_times_and_job_events(
     case: tuple[Path, Path, str, dict[str, Any]],
 ) -> None:
-    _, out, _, report = case
+    out = case[1]
     lines = _body_lines(out)
     assert lines and all(len(columns) == 11 for columns in lines)  # TSK 3.x: 11 columns
     files = {columns[1]: columns for columns in lines if not columns[1].startswith("pfa:")}
