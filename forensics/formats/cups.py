@@ -70,6 +70,8 @@ _EXTRA_ATTRIBUTES = (
     "job-state-reasons",
     "job-printer-state-message",
     "job-printer-state-reasons",
+    "sides",  # RFC 8011 §5.2.8
+    "print-color-mode",  # PWG 5100.13 §5.2.3
     "job-account-id",  # PWG 5100.7
     "job-accounting-user-id",  # PWG 5100.7
     "job-password-encryption",  # PWG 5100.11

@@ -569,7 +569,7 @@ def _build_artefact(
     holds: dict[str, int] = {}
     for key in ("contacts", "credentials", "sections", "records"):
         value = str(extra.get(key) or "")
-        if value.isdigit():
+        if value.isdigit() and int(value):
             holds[key] = int(value)
     if row.get("log_entries"):
         holds["job entries"] = len(row["log_entries"])
