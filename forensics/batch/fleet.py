@@ -87,12 +87,25 @@ def _recovered_identity(store: CaseStore, image_id: int) -> dict[str, str]:
 
 
 def _time_span(store: CaseStore, image_id: int) -> tuple[str, str]:
+    """First and last time of the image's print jobs (of its parsed jobs in an older case)."""
     times: list[str] = []
-    for job in store.jobs(image_id):
-        meta = job.get("metadata") or {}
-        times.extend(str(meta[k]) for k in _TIME_FIELDS if meta.get(k))
+    if store.has_table("print_jobs"):
+        for job in store.print_jobs(image_id):
+            for name in ("submitted", "printed", "completed"):
+                times.extend(str(v["value"]) for v in (job.get("fields") or {}).get(name, []))
+    else:
+        for job in store.jobs(image_id):
+            meta = job.get("metadata") or {}
+            times.extend(str(meta[k]) for k in _TIME_FIELDS if meta.get(k))
     times.sort()
     return (times[0], times[-1]) if times else ("", "")
+
+
+def _job_count(store: CaseStore, image_id: int) -> int:
+    """Print jobs as an examiner counts them (top-level parsed jobs in an older case)."""
+    if store.has_table("print_jobs"):
+        return store.count("print_jobs", image_id)
+    return store.count("jobs", image_id, "parent_job_id IS NULL")
 
 
 def fleet_rows(store: CaseStore) -> list[dict[str, Any]]:
@@ -130,7 +143,7 @@ def fleet_rows(store: CaseStore) -> list[dict[str, Any]]:
                 "serial": asset.get("serial", ""),
                 "identity_source": source,
                 "verdict": verdict,
-                "jobs": store.count("jobs", int(image_id), "parent_job_id IS NULL"),
+                "jobs": _job_count(store, int(image_id)),
                 "findings": sum(by_category.values()),
                 "findings_by_category": by_category,
                 "first_job_time": first,

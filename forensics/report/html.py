@@ -219,6 +219,12 @@ class HtmlWriter(ReportWriter):
             with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
                 _Report(case, image_id, options, out).write()
             written.append(path)
+        if len(ids) > 1:
+            # A case of many images (pfa batch): the fleet page, one row per device, links
+            # into each image's report beside it.
+            with atomic_file(dest) as tmp, open(tmp, "w", encoding="utf-8") as out:
+                _Fleet(case, ids, dest, options, out).write()
+            written.insert(0, dest)
         return written
 
 
@@ -760,3 +766,87 @@ class _Report:
                 f"<td>{text(event.get('message'))}</td><td class=mono>{text(address)}</td></tr>"
             )
         self.w("</table></section>\n")
+
+
+FLEET_COLUMNS = (
+    ("asset tag", False),
+    ("make / model", False),
+    ("serial", False),
+    ("image", False),
+    ("verdict", False),
+    ("print jobs", True),
+    ("findings", True),
+    ("by category", False),
+    ("first job (UTC)", False),
+    ("last job (UTC)", False),
+    ("device secrets", True),
+    ("report", None),
+)
+
+
+class _Fleet:
+    """The fleet page of a many-image case: one sortable row per device."""
+
+    def __init__(
+        self, case: CaseStore, ids: list[int], dest: Path, options: ReportOptions, out: IO[str]
+    ):
+        self.case, self.ids, self.dest, self.options, self.out = case, ids, dest, options, out
+
+    def w(self, *parts: str) -> None:
+        self.out.write("".join(parts))
+
+    def write(self) -> None:
+        from forensics.batch.fleet import fleet_rows
+
+        rows = [row for row in fleet_rows(self.case) if row["image_id"] in self.ids]
+        verdicts = Counter(str(row["verdict"]) for row in rows)
+        self.w(
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
+            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
+            "img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
+            "<meta name=viewport content='width=device-width,initial-scale=1'>",
+            f"<title>pfa fleet report: {len(rows)} devices</title><style>{STYLE}</style>"
+            "</head><body>\n",
+        )
+        if self.options.banner:
+            self.w(f"<div class=banner>{text(self.options.banner)}</div>\n")
+        self.w(
+            f"<h1>Printer forensics fleet report: {len(rows)} devices</h1>",
+            f"<p class=muted>printer-forensics {text(__version__)} · case "
+            f"<span class=mono>{text(self.case.path)}</span></p>",
+            "<section id=summary><h2>Summary</h2><ul id=verdicts>",
+            *(f"<li>{text(v)}: {n}</li>" for v, n in sorted(verdicts.items())),
+            "</ul></section>\n<section id=fleet><h2>Devices</h2>",
+            "<p class=controls hidden>filter: <input id=filter type=search "
+            f"placeholder='asset, model, serial…'> showing <span id=shown>{len(rows)}</span>"
+            " · click a column heading to sort</p><table id=jobs><thead><tr>",
+        )
+        for i, (name, numeric) in enumerate(FLEET_COLUMNS):
+            if numeric is None:
+                self.w(f"<th>{name}</th>")
+            else:
+                cls = "sortable n" if numeric else "sortable"
+                self.w(f"<th class='{cls}' data-col={i}>{name}</th>")
+        self.w("</tr></thead>\n")
+        for row in rows:
+            detail = per_image_path(self.dest, row["image_id"], True).name
+            verdict = str(row["verdict"] or "")
+            categories = ", ".join(f"{k} {v}" for k, v in row["findings_by_category"].items())
+            self.w(
+                "<tbody><tr class=device>",
+                f"<td>{text(row['asset_tag'])}</td><td>{text(row['make_model'])}</td>",
+                f"<td class=mono>{text(row['serial'])}</td>",
+                f"<td class=mono>{text(row['image'])}</td>",
+                f"<td><span class='verdict v-{text(verdict)}'>{text(verdict)}</span></td>",
+                f"<td class=n>{row['jobs']}</td><td class=n>{row['findings']}</td>",
+                f"<td>{text(categories)}</td>",
+                f"<td>{text(str(row['first_job_time']).replace('T', ' '))}</td>",
+                f"<td>{text(str(row['last_job_time']).replace('T', ' '))}</td>",
+                f"<td class=n>{row['device_secrets']}</td>",
+                # Our own file name (report-imageN.html), never a string from the evidence.
+                f'<td><a href="{text(detail)}">details</a></td></tr></tbody>\n',
+            )
+        self.w("</table></section>\n")
+        if self.options.banner:
+            self.w(f"<div class=banner>{text(self.options.banner)}</div>\n")
+        self.w(f"<script>{SCRIPT}</script></body></html>\n")

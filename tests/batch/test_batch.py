@@ -349,3 +349,67 @@ def test_pfa_batch_command_and_reports_on_the_batch_case(
     image = json.loads(written[0].read_text())["image"]
     assert image["hashes"]["sha256"]
     assert set(image["asset"]) == {"asset_tag", "make_model", "serial", "notes"}  # shown
+
+
+def test_fleet_html_one_row_per_device_with_links(
+    first_run: tuple[Path, int], tmp_path: Path
+) -> None:
+    import sys
+    from html.parser import HTMLParser
+
+    dest = tmp_path / "html" / "report.html"
+    dest.parent.mkdir()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forensics",
+            "report",
+            str(first_run[0]),
+            "-f",
+            "html",
+            "-o",
+            str(dest),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    class Page(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.links: list[str] = []
+            self._cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "tr" and ("class", "device") in attrs:
+                self.rows.append([])
+            elif tag == "td" and self.rows:
+                self._cell = []
+            elif tag == "a":
+                self.links.append(dict(attrs).get("href") or "")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "td" and self._cell is not None:
+                self.rows[-1].append("".join(self._cell))
+                self._cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self._cell is not None:
+                self._cell.append(data)
+
+    page = Page()
+    page.feed(dest.read_text(encoding="utf-8"))
+    assert len(page.rows) == 7  # one row per device (image) of the case
+    by_image = {row[3]: row for row in page.rows}
+    assert by_image["ext2_deleted.img"][4] == "sensitive"
+    assert int(by_image["ext2_deleted.img"][6]) > 0  # findings
+    # Each row links to that image's own report, written beside the fleet page.
+    assert len(page.links) == 7
+    for link in page.links:
+        assert (dest.parent / link).is_file() and link.startswith("report-image")
