@@ -308,6 +308,23 @@ class PrintJob(Record):
     rendered_pages: tuple[dict[str, Any], ...] = ()
     address: str | None = None  # evidence address of the job's main artefact
 
+    def to_dict(self) -> dict[str, Any]:
+        # Written out: the generic walk costs more than consolidating (bench/bench_report.py).
+        out = dict(self.__dict__)
+        out["artefacts"] = [dict(link.__dict__) for link in self.artefacts]
+        for link in out["artefacts"]:
+            link["format_chain"] = list(link["format_chain"])
+        out["fields"] = {
+            name: [
+                {"value": v.value, "source": dict(v.source.__dict__), "time_zone": v.time_zone}
+                for v in values
+            ]
+            for name, values in self.fields.items()
+        }
+        out["conflicts"] = list(self.conflicts)
+        out["rendered_pages"] = list(self.rendered_pages)
+        return out
+
 
 @dataclass(frozen=True)
 class Artefact(Record):
@@ -349,3 +366,6 @@ class TimelineEvent(Record):
     artefact_id: str | None = None
     source: str | None = None  # "shd metadata.submitted", "files.mtime"
     time_zone: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # flat: every field is a plain value

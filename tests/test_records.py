@@ -36,3 +36,29 @@ def test_finding_to_dict_matches_the_generic_form() -> None:
         "length": 3,
         "image_offset": 5,
     }
+
+
+def test_written_out_to_dict_of_print_jobs_and_events_matches_the_fields() -> None:
+    """PrintJob and TimelineEvent write their dicts out for speed; they must hold every field."""
+    import dataclasses
+
+    from forensics.records import (
+        FieldSource,
+        FieldValue,
+        JobLink,
+        PrintJob,
+        Record,
+        TimelineEvent,
+    )
+
+    link = JobLink("J1", "wrapper", "first artefact", "pjl", ("pjl",), "allocated", "/a", 3)
+    source = FieldSource("J1", "pjl", "metadata.user", "img > p1")
+    job = PrintJob(
+        "P1", None, "u", None, None, None, 1, None, "spooled", "complete", "allocated",
+        (link,), {"user": (FieldValue("u", source),)}, ("user",),
+    )  # fmt: skip
+    event = TimelineEvent("2024-01-01T00:00:00.000000Z", 1, "File modified", "m", "file")
+    for record in (job, event):
+        generic = Record.to_dict(record)
+        assert record.to_dict() == generic
+        assert set(generic) == {f.name for f in dataclasses.fields(record)}

@@ -107,7 +107,9 @@ class CaseUcoWriter(ReportWriter):
     """``--format case``: a CASE/UCO JSON-LD graph of the case (validated by case_validate)."""
 
     name = "case"
-    description = "CASE/UCO JSON-LD: tool, action, image with hashes, files, jobs, findings"
+    description = (
+        "CASE/UCO JSON-LD: tool, action, image with hashes, files, jobs, print jobs, findings"
+    )
     default_name = "report.case.jsonld"
 
     def write(self, case: CaseStore, dest: Path, options: ReportOptions) -> list[Path]:
@@ -207,6 +209,11 @@ class CaseUcoWriter(ReportWriter):
             node = node_id("job", key, job["job_id"])
             results.append(node)
             yield from self._job(node, key, job, image_node, file_nodes)
+        for print_job in case.print_jobs(image_id):
+            grouping = self._print_job(key, print_job)
+            if grouping is not None:
+                results.append(grouping["@id"])
+                yield grouping
         for n, finding in enumerate(case.findings(image_id)):
             node = node_id("finding", key, finding.get("image_offset"), finding["rule"], n)
             results.append(node)
@@ -224,6 +231,35 @@ class CaseUcoWriter(ReportWriter):
             "uco-action:instrument": {"@id": tool},
             "uco-action:object": [{"@id": image_node}],
             "uco-action:result": [{"@id": r} for r in results],
+        }
+
+    @staticmethod
+    def _print_job(key: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        """A print job as examiners count it: a Grouping of the job objects it consolidates
+        (docs/printjobs.md), described by who printed what, when, and what is left of it."""
+        members = sorted(
+            {
+                node_id("job", key, link["artefact_id"])
+                for link in job.get("artefacts") or ()
+                if link.get("role") in ("control", "wrapper", "content", "log")
+            }
+        )
+        if not members:
+            return None
+        said = [
+            f"{name} {job[name]}"
+            for name in ("user", "host", "document", "printer", "time", "pages")
+            if job.get(name) not in (None, "")
+        ]
+        return {
+            "@id": node_id("print-job", key, job["print_job_id"]),
+            "@type": "uco-core:Grouping",
+            "uco-core:name": f"print job {job['print_job_id']}",
+            "uco-core:description": "; ".join(
+                [*said, f"state {job.get('state')}", f"recoverable {job.get('recoverable')}"]
+            ),
+            "uco-core:tag": ["print job", str(job.get("state")), str(job.get("recoverable"))],
+            "uco-core:object": [{"@id": member} for member in members],
         }
 
     @staticmethod

@@ -17,6 +17,7 @@ every detail and drops the controls.
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 import io
 import json
@@ -228,6 +229,34 @@ class HtmlWriter(ReportWriter):
         return written
 
 
+class _FindingIndex:
+    """Finding ids of one image by job id, and raw findings by image offset (sorted)."""
+
+    def __init__(self, case: CaseStore, image_id: int):
+        self.by_job: dict[str, list[int]] = {}
+        self.raw: list[tuple[int, int]] = []
+        for finding_id, job_id, offset in case.db.execute(
+            "SELECT finding_id, job_id, image_offset FROM findings WHERE image_id = ?",
+            (image_id,),
+        ):
+            if job_id is not None:
+                self.by_job.setdefault(str(job_id), []).append(int(finding_id))
+            elif offset is not None:
+                self.raw.append((int(offset), int(finding_id)))
+        self.raw.sort()
+
+    def of(self, links: list[dict[str, Any]]) -> list[int]:
+        found: set[int] = set()
+        for link in links:
+            found.update(self.by_job.get(str(link.get("artefact_id")), ()))
+            start, length = link.get("image_offset"), link.get("length")
+            if start is not None and length:
+                lo = bisect.bisect_left(self.raw, (int(start), -1))
+                hi = bisect.bisect_left(self.raw, (int(start) + int(length), -1))
+                found.update(fid for _, fid in self.raw[lo:hi])
+        return sorted(found)
+
+
 class _Report:
     def __init__(self, case: CaseStore, image_id: int, options: ReportOptions, out: IO[str]):
         self.case, self.image_id, self.options, self.out = case, image_id, options, out
@@ -235,6 +264,8 @@ class _Report:
         self.reveal = revealed(self.run)
         self.image = case.image(image_id)
         self.thumbs = _Thumbs(case.path.parent)
+        self._finding_index: _FindingIndex | None = None
+        self._finding_rows: dict[int, str] = {}
 
     def w(self, *parts: str) -> None:
         self.out.write("".join(parts))
@@ -512,30 +543,21 @@ class _Report:
                 )
         self.w("</table>")
 
-    def job_findings(self, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def job_findings(self, links: list[dict[str, Any]]) -> list[tuple[int, str]]:
         """Findings in a print job's artefacts: in their decoded text (by job id) or in their
-        bytes on the medium (by image range)."""
-        ids = sorted({str(link["artefact_id"]) for link in links if link.get("artefact_id")})
-        ranges = [
-            (int(link["image_offset"]), int(link["image_offset"]) + int(link["length"]))
-            for link in links
-            if link.get("image_offset") is not None and link.get("length")
-        ][:64]
-        clauses, args = [], [self.image_id]
-        if ids:
-            clauses.append(f"job_id IN ({','.join('?' * len(ids))})")
-            args.extend(ids)  # type: ignore[arg-type]
-        for start, end in ranges:
-            clauses.append("(job_id IS NULL AND image_offset >= ? AND image_offset < ?)")
-            args.extend((start, end))
-        if not clauses:
+        bytes on the medium (by image range). The index is read once per report."""
+        if self._finding_index is None:
+            self._finding_index = _FindingIndex(self.case, self.image_id)
+        ids = self._finding_index.of(links)[:MAX_FINDINGS_PER_JOB]
+        if not ids:
             return []
+        marks = ",".join("?" * len(ids))
         rows = self.case.db.execute(
-            f"SELECT data FROM findings WHERE image_id = ? AND ({' OR '.join(clauses)})"
-            " ORDER BY image_offset, finding_id LIMIT ?",
-            (*args, MAX_FINDINGS_PER_JOB),
+            f"SELECT finding_id, data FROM findings WHERE finding_id IN ({marks})"
+            " ORDER BY image_offset, finding_id",
+            ids,
         )
-        return [json.loads(data) for (data,) in rows]
+        return [(int(fid), str(data)) for fid, data in rows]
 
     def objects(self) -> None:
         """The parsed objects the print jobs were built from (``pfa jobs --artefacts``)."""
@@ -659,7 +681,9 @@ class _Report:
 
     # --- findings, artefacts, problems, timeline -------------------------------------
 
-    def finding_table(self, findings: Iterable[dict[str, Any]]) -> int:
+    def finding_table(self, findings: Iterable[dict[str, Any] | tuple[int, str]]) -> int:
+        """A table of findings: records, or (finding id, JSON) rows whose HTML is rendered
+        once per report (a finding shows in its job and again in the findings section)."""
         head = [
             "rule",
             "category",
@@ -673,40 +697,47 @@ class _Report:
         self.w("<table class=findings><tr>", *(f"<th>{h}</th>" for h in head), "</tr>")
         count = 0
         for finding in findings:
-            value = finding.get("value") if self.reveal and finding.get("value") else None
-            context = finding.get("context") if self.reveal and finding.get("context") else None
-            address = finding.get("address") or {}
-            where = address.get("text") if isinstance(address, dict) else address
-            severity = str(finding.get("severity") or "")
-            self.w(
-                f"<tr><td>{text(finding.get('rule'))}</td><td>{text(finding.get('category'))}</td>",
-                f"<td class='sev-{text(severity)}'>{text(severity)}</td>",
-                f"<td>{text(finding.get('confidence'))}</td>",
-                f"<td class=mono>{text(value or finding.get('value_masked'))}</td>",
-                f"<td class=mono>{text(context or finding.get('context_masked'))}</td>",
-                f"<td>{text(finding.get('location_class'))}</td>",
-                f"<td class=mono>{text(where)}"
-                + (
-                    f" (image offset {text(finding.get('image_offset'))})"
-                    if finding.get("image_offset") is not None
-                    else ""
-                )
-                + "</td></tr>",
-            )
+            if isinstance(finding, tuple):
+                finding_id, data = finding
+                row = self._finding_rows.get(finding_id)
+                if row is None:
+                    row = self._finding_rows[finding_id] = self.finding_row(json.loads(data))
+            else:
+                row = self.finding_row(finding)
+            self.w(row)
             count += 1
         self.w("</table>")
         return count
+
+    def finding_row(self, finding: dict[str, Any]) -> str:
+        value = finding.get("value") if self.reveal and finding.get("value") else None
+        context = finding.get("context") if self.reveal and finding.get("context") else None
+        address = finding.get("address") or {}
+        where = address.get("text") if isinstance(address, dict) else address
+        severity = str(finding.get("severity") or "")
+        offset = finding.get("image_offset")
+        return (
+            f"<tr><td>{text(finding.get('rule'))}</td><td>{text(finding.get('category'))}</td>"
+            f"<td class='sev-{text(severity)}'>{text(severity)}</td>"
+            f"<td>{text(finding.get('confidence'))}</td>"
+            f"<td class=mono>{text(value or finding.get('value_masked'))}</td>"
+            f"<td class=mono>{text(context or finding.get('context_masked'))}</td>"
+            f"<td>{text(finding.get('location_class'))}</td>"
+            f"<td class=mono>{text(where)}"
+            + (f" (image offset {text(offset)})" if offset is not None else "")
+            + "</td></tr>"
+        )
 
     def findings(self) -> None:
         total = self.case.count("findings", self.image_id)
         self.w(f"<section><h2>Findings ({total})</h2>")
         if total:
             rows = self.case.db.execute(
-                "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id"
-                " LIMIT ?",
+                "SELECT finding_id, data FROM findings WHERE image_id = ?"
+                " ORDER BY image_offset, finding_id LIMIT ?",
                 (self.image_id, MAX_FINDINGS_LISTED),
             )
-            self.finding_table(json.loads(data) for (data,) in rows)
+            self.finding_table((int(fid), str(data)) for fid, data in rows)
             if total > MAX_FINDINGS_LISTED:
                 self.w(f"<p class=muted>first {MAX_FINDINGS_LISTED} listed; all in report.json</p>")
         else:

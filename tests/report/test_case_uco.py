@@ -70,6 +70,16 @@ def test_graph_content_ties_findings_and_jobs_to_the_image(demo_db: Path, tmp_pa
     assert any(
         f["uco-core:hasFacet"][0]["uco-observable:filePath"] == "/spool/00017.prn" for f in files
     )
+    # Print jobs group the job objects they consolidate (a PJL wrapper and its PCL payload).
+    db = sqlite3.connect(demo_db)
+    print_jobs = db.execute("SELECT COUNT(*) FROM print_jobs").fetchone()[0]
+    groupings = by_type["uco-core:Grouping"]
+    assert len(groupings) == print_jobs >= 3
+    ids = {n["@id"] for n in graph}
+    for grouping in groupings:
+        members = [m["@id"] for m in grouping["uco-core:object"]]
+        assert len(members) >= 2 and all(m in ids for m in members)
+        assert grouping["@id"] in results and "state" in grouping["uco-core:description"]
 
 
 def test_values_are_masked_without_reveal(demo_db: Path, tmp_path: Path) -> None:
