@@ -37,13 +37,13 @@ for entry in (ROOT, ROOT / "bench"):
 
 import bench_scan  # noqa: E402  (beside this file)
 
+from forensics.printjobs import consolidate_into_store  # noqa: E402
 from forensics.report.base import (  # noqa: E402
     DEFAULT_FORMATS,
     ReportOptions,
     load_writers,
     write_reports,
 )
-from forensics.printjobs import consolidate_into_store  # noqa: E402
 from forensics.store import CaseStore  # noqa: E402
 
 SIZE = 256 * bench_scan.MIB

@@ -73,6 +73,27 @@ CREATE INDEX IF NOT EXISTS files_by_image ON files (image_id, volume_idx, inode)
 """
 
 
+# What each reader returns, in its order; ``CaseStore.json_texts`` gives the stored JSON text.
+READERS = {
+    "jobs": "SELECT data FROM jobs WHERE image_id = ? ORDER BY rowid",
+    "print_jobs": "SELECT data FROM print_jobs WHERE image_id = ? ORDER BY rowid",
+    "artefacts": "SELECT data FROM artefacts WHERE image_id = ? ORDER BY rowid",
+    "timeline": "SELECT data FROM timeline WHERE image_id = ? ORDER BY rowid",
+    "volumes": "SELECT data FROM volumes WHERE image_id = ? ORDER BY idx",
+    "filesystems": "SELECT data FROM filesystems WHERE image_id = ? ORDER BY volume_idx",
+    "findings": "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id",
+    "problems": "SELECT data FROM problems WHERE image_id = ? ORDER BY problem_id",
+    "findings_ranked": (
+        "SELECT data FROM findings WHERE image_id = ? ORDER BY"
+        " CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
+        " WHEN 'low' THEN 3 ELSE 4 END,"
+        " CASE json_extract(data, '$.confidence') WHEN 'validated' THEN 0"
+        " WHEN 'keyword-anchored' THEN 1 ELSE 2 END,"
+        " image_offset, finding_id"
+    ),
+}
+
+
 def _json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
@@ -297,7 +318,7 @@ class CaseStore:
         return found
 
     def jobs(self, image_id: int) -> Iterator[dict[str, Any]]:
-        return self._rows("SELECT data FROM jobs WHERE image_id = ? ORDER BY rowid", (image_id,))
+        return self._rows(READERS["jobs"], (image_id,))
 
     def job(self, image_id: int, job_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
@@ -377,23 +398,17 @@ class CaseStore:
         """Consolidated print jobs (time order); none for a case written before them."""
         if not self.has_table("print_jobs"):
             return iter(())
-        return self._rows(
-            "SELECT data FROM print_jobs WHERE image_id = ? ORDER BY rowid", (image_id,)
-        )
+        return self._rows(READERS["print_jobs"], (image_id,))
 
     def artefacts(self, image_id: int) -> Iterator[dict[str, Any]]:
         if not self.has_table("artefacts"):
             return iter(())
-        return self._rows(
-            "SELECT data FROM artefacts WHERE image_id = ? ORDER BY rowid", (image_id,)
-        )
+        return self._rows(READERS["artefacts"], (image_id,))
 
     def timeline(self, image_id: int) -> Iterator[dict[str, Any]]:
         if not self.has_table("timeline"):
             return iter(())
-        return self._rows(
-            "SELECT data FROM timeline WHERE image_id = ? ORDER BY rowid", (image_id,)
-        )
+        return self._rows(READERS["timeline"], (image_id,))
 
     def has_table(self, name: str) -> bool:
         row = self.db.execute(
@@ -412,6 +427,15 @@ class CaseStore:
 
     # --- reading ------------------------------------------------------------------------
 
+    def json_texts(self, reader: str, image_id: int) -> Iterator[str]:
+        """The records a reader (``READERS``) returns, as the JSON text stored: for writers that
+        copy records out whole, without parsing and dumping each again."""
+        table = reader.removesuffix("_ranked")
+        if not self.has_table(table):
+            return
+        for (data,) in self.db.execute(READERS[reader], (image_id,)):
+            yield str(data)
+
     def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute(sql, args):
             yield json.loads(data)
@@ -421,38 +445,23 @@ class CaseStore:
         return json.loads(row[0]) if row and row[0] else {}
 
     def volumes(self, image_id: int) -> Iterator[dict[str, Any]]:
-        return self._rows("SELECT data FROM volumes WHERE image_id = ? ORDER BY idx", (image_id,))
+        return self._rows(READERS["volumes"], (image_id,))
 
     def filesystems(self, image_id: int) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            "SELECT data FROM filesystems WHERE image_id = ? ORDER BY volume_idx", (image_id,)
-        )
+        return self._rows(READERS["filesystems"], (image_id,))
 
     def findings(self, image_id: int) -> Iterator[dict[str, Any]]:
         """Findings in medium order (image offset)."""
-        return self._rows(
-            "SELECT data FROM findings WHERE image_id = ? ORDER BY image_offset, finding_id",
-            (image_id,),
-        )
+        return self._rows(READERS["findings"], (image_id,))
 
     def findings_ranked(self, image_id: int) -> Iterator[dict[str, Any]]:
         """Findings as reports list them: severity (critical first), then confidence
         (validated, keyword-anchored, pattern), then image offset. Read from the JSON record,
         so cases written before the confidence column sort the same way."""
-        return self._rows(
-            "SELECT data FROM findings WHERE image_id = ? ORDER BY"
-            " CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
-            " WHEN 'low' THEN 3 ELSE 4 END,"
-            " CASE json_extract(data, '$.confidence') WHEN 'validated' THEN 0"
-            " WHEN 'keyword-anchored' THEN 1 ELSE 2 END,"
-            " image_offset, finding_id",
-            (image_id,),
-        )
+        return self._rows(READERS["findings_ranked"], (image_id,))
 
     def problems(self, image_id: int) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            "SELECT data FROM problems WHERE image_id = ? ORDER BY problem_id", (image_id,)
-        )
+        return self._rows(READERS["problems"], (image_id,))
 
     def count(self, table: str, image_id: int, where: str = "", args: tuple[Any, ...] = ()) -> int:
         if table not in {

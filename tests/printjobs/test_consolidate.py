@@ -248,3 +248,32 @@ def test_consolidation_is_deterministic(tmp_path: Path) -> None:
     second = scan(spool, tmp_path / "two")["print_jobs"]
     assert [j["print_job_id"] for j in first] == [j["print_job_id"] for j in second]
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_hold_pin_is_masked_in_every_output_unless_revealed(tmp_path: Path) -> None:
+    """A held PJL job with its PIN: the print job says held with a masked PIN; the PIN itself is
+    in no output of a masked case, and is a field of the job with --reveal."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    job = pxl_print_job(tmp_path, "private", "okafor", ["Medical leave"])
+    head = f'{UEL}@PJL JOB NAME="private"\r\n'.encode()
+    hold = b'@PJL SET HOLD=ON\r\n@PJL SET HOLDTYPE=PRIVATE\r\n@PJL SET HOLDKEY="80613"\r\n'
+    (spool / "00009.prn").write_bytes(head + hold + job[len(head) :])
+    out = tmp_path / "out"
+    report = scan(spool, out)
+    (print_job,) = report["print_jobs"]
+    assert print_job["state"] == "held" and print_job["hold"] == "PRIVATE"
+    assert print_job["pin_masked"] and "80613" not in print_job["pin_masked"]
+    formats = ["json", "jsonl", "csv", "html", "dfxml", "case", "bodyfile", "timesketch"]
+    exports = tmp_path / "exports"
+    done = pfa("report", str(out), "-f", ",".join(formats), "-o", str(exports))
+    assert done.returncode == 0, done.stderr
+    written = [p for p in exports.rglob("*") if p.is_file()]
+    assert len(written) >= len(formats)
+    for path in [*written, out / "report.json", out / "report.html"]:
+        assert "80613" not in path.read_text(encoding="utf-8"), path
+    revealed = tmp_path / "revealed"
+    done = pfa("scan", str(spool), "-o", str(revealed), "-q", "--no-pages", "--reveal")
+    assert done.returncode in (0, 1), done.stderr
+    (print_job,) = json.loads((revealed / "report.json").read_text())["print_jobs"]
+    assert values(print_job, "pin") == ["80613"]
