@@ -342,7 +342,14 @@ class _Report:
         self.w(*(f"<th class=n>{text(k)}</th>" for k in sorted(locations)), "</tr><tr>")
         self.w(*(f"<td class=n>{locations[k]}</td>" for k in sorted(locations)), "</tr></table>")
         self.w(
-            f"<p>jobs: {counts['jobs']} · files: {counts['files']} ({counts['files_deleted']} "
+            "<p>"
+            + (
+                f"print jobs: {counts['print_jobs']} · device artefacts: "
+                f"{counts['device_artefacts']} · parsed objects: {counts['jobs']}"
+                if counts.get("print_jobs") is not None
+                else f"jobs: {counts['jobs']}"
+            )
+            + f" · files: {counts['files']} ({counts['files_deleted']} "
             f"deleted) · findings: {counts['findings']} · problems: {counts['problems']}</p>"
         )
         self.disk_map()
