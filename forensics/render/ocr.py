@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from PIL import Image
 
 from forensics.render.base import RenderedPage
@@ -32,6 +33,14 @@ OCR_TIMEOUT_SECONDS = 120
 MAX_OCR_SIDE = 7000  # pixels; larger page images are scaled down first
 DEFAULT_LANGUAGE = "eng"
 MAX_TEXT_COVERAGE = 0.40  # share of dark pixels above which a page is a picture, not text
+# The line-structure gate (``_text_line_rows``) looks at the page at about this resolution.
+GATE_DPI = 150
+GATE_MIN_BAND_ROWS = 6  # an inked band lower than this (~1 mm) is a rule, not a line of text
+GATE_BAND_ROWS = 24  # taller bands are resampled to this height, the height of small text
+# In a line of text nearly every pair of neighbouring pixel rows differs (glyphs curve, stems
+# start and end); bars, rules, barcodes and repeated raster rows repeat rows unchanged.
+GATE_MIN_CHANGING_ROWS = 0.8
+GATE_MAX_BAND_COVERAGE = 0.6  # bold display type covers ~45 % of its box; solid fills more
 
 # Validators whose own rules re-check a value read from a digit-corrected OCR text: checksums
 # (Luhn, IBAN mod 97, ABA) and the SSN area/group/serial rules.
@@ -111,27 +120,68 @@ def _for_ocr(page: RenderedPage) -> tuple[Image.Image, int]:
 
 
 def text_likely(page: RenderedPage) -> tuple[bool, str]:
-    """Whether a page may hold text worth OCR, from its ink coverage (cheap, on a thumbnail).
+    """Whether a page may hold text worth OCR (cheap: a few numpy passes at GATE_DPI).
 
     Printed and scanned text covers a few to ~25 % of a page with dark ink; a blank page none;
-    a photograph, a halftone or random raster data half or more. Tesseract spends seconds on
-    such pages and reads nothing, so they are left out with a note."""
-    thumbnail = page.image.convert("L")
-    thumbnail.thumbnail((600, 600))
-    dark = thumbnail.point(lambda v: 255 if v < 128 else 0)
-    box = dark.getbbox()
-    if box is None:
+    a photograph, a halftone or random raster data half or more. And text comes in lines whose
+    pixel rows keep changing; bar graphics, rules and repeated raster rows do not. Tesseract
+    spends about a second on such a page and reads nothing, so it is left out with a note."""
+    dark = _dark_pixels(page)
+    rows = np.flatnonzero(dark.any(axis=1))
+    if rows.size == 0:
         return False, "blank page: not OCR'd"
+    cols = np.flatnonzero(dark.any(axis=0))
     # Coverage inside the inked area: a small picture on a text page does not hide the text,
     # and a page that is only a picture or raster noise is judged by the picture.
-    inked = dark.crop(box).histogram()
-    share = inked[255] / (sum(inked) or 1)
+    inked = dark[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    share = float(inked.mean())
     if share > MAX_TEXT_COVERAGE:
         return (
             False,
             f"{share:.0%} of the inked area is dark (a picture or raster data?): not OCR'd",
         )
+    if _text_line_rows(dark) == 0:
+        return False, "no lines of text (bars, rules or repeated raster rows): not OCR'd"
     return True, ""
+
+
+def _dark_pixels(page: RenderedPage) -> np.ndarray:
+    """Dark pixels of the page at about GATE_DPI (never enlarged), as a boolean array."""
+    image = page.image.convert("L") if page.image.mode != "L" else page.image
+    if page.dpi:
+        scale_x = min(1.0, GATE_DPI / max(page.dpi[0], 1.0))
+        scale_y = min(1.0, GATE_DPI / max(page.dpi[1], 1.0))
+    else:  # resolution unknown: taken as a letter/A4 page, 1754 pixels high at GATE_DPI
+        scale_x = scale_y = min(1.0, 1754 / max(image.size))
+    size = (max(1, round(image.width * scale_x)), max(1, round(image.height * scale_y)))
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BOX)
+    return np.asarray(image) < 128
+
+
+def _text_line_rows(dark: np.ndarray) -> int:
+    """Rows of the page in bands (runs of inked rows) that look like lines of text."""
+    inked_rows = dark.any(axis=1).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], inked_rows, [0]))))
+    text_rows = 0
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - start < GATE_MIN_BAND_ROWS:
+            continue
+        band = dark[start:end]
+        cols = np.flatnonzero(band.any(axis=0))
+        band = band[:, cols[0] : cols[-1] + 1]
+        if band.mean() > GATE_MAX_BAND_COVERAGE:
+            continue
+        if band.shape[0] > GATE_BAND_ROWS:
+            # Large type or lines that touch: judge the band at the height of small text, so a
+            # 72 pt heading's long stems count as what they are at 10 pt.
+            gray = Image.fromarray(band.astype(np.uint8) * 255)
+            band = np.asarray(gray.resize((gray.width, GATE_BAND_ROWS), Image.Resampling.BOX))
+            band = band >= 128
+        changing = float((band[1:] != band[:-1]).any(axis=1).mean())
+        if changing >= GATE_MIN_CHANGING_ROWS:
+            text_rows += end - start
+    return text_rows
 
 
 def ocr_page(page: RenderedPage, language: str = DEFAULT_LANGUAGE) -> OcrResult:

@@ -17,7 +17,7 @@ from forensics.evidence.address import EvidenceAddress
 from forensics.jobs import Extracted, JobExtractor, JobSource, PageOptions
 from forensics.records import LocationClass
 from forensics.render import ocr
-from forensics.render.base import RenderedPage
+from forensics.render.base import RenderedPage, render_pages
 
 SENTENCE = "Patient Name: Jane Example, SSN 536-22-8714"
 PAGE = f"""%!PS
@@ -176,3 +176,32 @@ def test_pictures_and_noise_are_not_sent_to_tesseract() -> None:
     picture.paste(30, (100, 100, 500, 400))  # a dark photograph on a white page
     worth, why = ocr.text_likely(RenderedPage(1, picture, None, "test"))
     assert not worth and "inked area" in why
+
+
+BARS = """%!PS
+% A barcode-like strip and a bar chart: ink in bands whose pixel rows repeat unchanged.
+0 1 59 { 9 mul 72 add 600 4 120 rectfill } for
+0 1 7 { /i exch def i 50 mul 72 add 200 30 i 1 add 25 mul rectfill } for
+0 1 3 { 40 mul 420 add 72 exch 450 6 rectfill } for
+"""
+HEADING = "/Helvetica-Bold findfont 72 scalefont setfont 72 480 moveto (CONFIDENTIAL) show\n"
+CAPTION = "/Helvetica findfont 9 scalefont setfont 72 150 moveto (Q3 totals, account 4111) show\n"
+
+
+@needs_tools
+@pytest.mark.parametrize(
+    ("extra", "expect_text"),
+    [("", False), (HEADING, True), (CAPTION, True)],
+    ids=["bars-only", "bars-and-72pt-heading", "bars-and-9pt-caption"],
+)
+def test_bar_graphics_are_not_ocred_but_text_beside_them_is(
+    tmp_path: Path, extra: str, expect_text: bool
+) -> None:
+    # Rendered as a printer would get it: Ghostscript's ljet4 raster, drawn by our PCL 5 renderer.
+    data = produce("ljet4", ["-r300"], tmp_path, BARS + extra + "showpage\n")
+    pages, _notes = render_pages("pcl5", data)
+    assert len(pages) == 1 and pages[0].has_ink()
+    worth, why = ocr.text_likely(pages[0])
+    assert worth is expect_text, why
+    if not expect_text:
+        assert "no lines of text" in why
