@@ -13,6 +13,7 @@ import hashlib
 import logging
 import multiprocessing as mp
 import re
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -35,6 +36,7 @@ from forensics.formats.base import (
     ParsedJob,
     candidates,
 )
+from forensics.progress import Progress
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
 from forensics.render.base import RenderedPage, preview, render_pages, renderer_for
 from forensics.render.ocr import (
@@ -45,6 +47,15 @@ from forensics.render.ocr import (
     digit_variant,
     ocr_page,
     text_likely,
+)
+from forensics.render.ocrqueue import (
+    PRIORITY_IMAGE_JOB,
+    PRIORITY_IMAGE_PAGE,
+    PRIORITY_WITH_TEXT,
+    OcrBudget,
+    OcrRequest,
+    OcrSpool,
+    run_ocr,
 )
 from forensics.store import CaseStore
 
@@ -81,6 +92,7 @@ class Extracted:
     texts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # job id → (name, text)
     pair_keys: dict[str, str] = field(default_factory=dict)  # job id → pair key
     problems: list[Problem] = field(default_factory=list)
+    ocr_requests: list[OcrRequest] = field(default_factory=list)  # pages left for the OCR stage
 
 
 def image_offset_of(runs: tuple[ByteRun, ...], offset: int) -> int | None:
@@ -174,7 +186,11 @@ class PageOptions:
     # Render PostScript/PDF pages even when the job has text (extract/pages); a scan renders
     # them only for image-only pages or text-less jobs, where OCR is the only way to read them.
     all_pages: bool = False
-    workers: int = 1  # Tesseract processes at once for one job's pages
+    workers: int = 1  # Tesseract processes at once (one job's pages, or the OCR stage's)
+    # When set, pages are not OCR'd where they are rendered: they are spooled and the caller
+    # runs the OCR stage (``ocr_stage``): each distinct page once, image-only jobs first.
+    spool: OcrSpool | None = None
+    budget: OcrBudget | None = None  # --ocr-budget: what the OCR stage may spend
 
 
 # Formats whose text is decoded from the data: rendering them is worth it (at scan time) only
@@ -367,7 +383,37 @@ class JobExtractor:
                 inked.append(page)
             else:
                 results[page.number] = why
-        if inked:
+        if inked and options.spool is not None:
+            # OCR is the only reader of a page image format, of a job whose parser decoded no
+            # text, and of a page the parser saw only an image on: those pages go first.
+            text_chars = sum(len(text.strip()) for _, text in stored)
+            parser = FormatParser.registry.get(parsed.format)
+            pixels_only = (parser is not None and parser.pixels_only) or (
+                text_chars < _MIN_TEXT_CHARS
+            )
+            image_pages = {ref.number for ref in parsed.pages if ref.image_only}
+            for page in inked:
+                key, _dpi = options.spool.put(page)
+                if pixels_only:
+                    priority = PRIORITY_IMAGE_JOB
+                elif page.number in image_pages:
+                    priority = PRIORITY_IMAGE_PAGE
+                else:
+                    priority = PRIORITY_WITH_TEXT
+                out.ocr_requests.append(
+                    OcrRequest(
+                        job_id=job_id,
+                        page_number=page.number,
+                        key=key,
+                        priority=priority,
+                        address=job_address,
+                        location_class=source.location_class,
+                        path=source.path,
+                        inode=source.inode,
+                        file_id=source.file_id,
+                    )
+                )
+        elif inked:
             threads = 1 if _IN_WORKER else max(1, options.workers)  # workers: one page at a time
             with ThreadPoolExecutor(threads) as pool:
                 # Tesseract runs in its own process: threads here give process parallelism.
@@ -408,6 +454,28 @@ class JobExtractor:
             records.append(record)
         return records, findings
 
+    def read_ocr(
+        self, request: OcrRequest, result: OcrResult, known: set[str]
+    ) -> tuple[Extracted, str | None]:
+        """Scan the OCR text of one queued page; the findings (values in ``known`` — the job's
+        and the raw pass's — are not reported again) and the text to keep, None if empty."""
+        out = Extracted()
+        if not result.text.strip():
+            return out, None
+        source = JobSource(
+            data=b"",
+            address=request.address,
+            location_class=request.location_class,
+            path=request.path,
+            inode=request.inode,
+            file_id=request.file_id,
+        )
+        label = f"page {request.page_number} (OCR)"
+        _count, kept = self._scan_text(
+            out, source, request.job_id, request.address, label, result.text, result, known
+        )
+        return out, kept
+
     def _scan_text(
         self,
         out: Extracted,
@@ -417,6 +485,7 @@ class JobExtractor:
         label: str,
         text: str,
         ocr: OcrResult | None = None,
+        known: set[str] | None = None,
     ) -> tuple[int, str]:
         """Scan one decoded text; return the findings count and the text to keep, in which
         every confirmed value is replaced by its masked form unless ``--reveal``.
@@ -443,7 +512,7 @@ class JobExtractor:
             )
             return 0, text if self.reveal else ""
         if ocr is not None:
-            known = {f.value_sha256 for f in out.findings if f.job_id == job_id}
+            known = (known or set()) | {f.value_sha256 for f in out.findings if f.job_id == job_id}
             detections = [d for d in detections if d.value_sha256 not in known]
             corrected = [d for d in corrected if d.value_sha256 not in known]
         stream = job_address.then(step("decoder", label, stream="decoded-text"))
@@ -570,6 +639,110 @@ def record_extracted(
             extracted.texts.get(job.job_id, []),
         )
     return added, len(extracted.jobs)
+
+
+@dataclass
+class OcrStageResult:
+    """What the OCR stage did: page requests, distinct pages, Tesseract runs, findings, and the
+    pages the budget left out."""
+
+    requested: int = 0
+    distinct: int = 0
+    ocr_runs: int = 0
+    findings: int = 0
+    skipped_distinct: int = 0
+    skipped: list[OcrRequest] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self, budget: OcrBudget | None) -> dict[str, object]:
+        """The image record's ``ocr`` summary (docs/report-schema.md)."""
+        return {
+            "page_requests": self.requested,
+            "distinct_pages": self.distinct,
+            "tesseract_runs": self.ocr_runs,
+            "pages_not_ocred": len(self.skipped),
+            "distinct_pages_not_ocred": self.skipped_distinct,
+            "findings": self.findings,
+            "seconds": round(self.seconds, 3),
+            "budget": budget.describe() if budget is not None else None,
+        }
+
+    def problem(self, budget: OcrBudget | None) -> Problem | None:
+        """One line naming the pages not OCR'd, so nothing is skipped silently."""
+        if not self.skipped:
+            return None
+        jobs = len({r.job_id for r in self.skipped})
+        named = ", ".join(f"{r.job_id} page {r.page_number}" for r in self.skipped[:20])
+        more = f" and {len(self.skipped) - 20} more" if len(self.skipped) > 20 else ""
+        spent = budget.describe() if budget is not None else "?"
+        return Problem(
+            "ocr-budget",
+            f"OCR budget ({spent}) spent: {self.skipped_distinct} of {self.distinct} distinct "
+            f"pages not OCR'd ({len(self.skipped)} pages of {jobs} jobs; pages of jobs without "
+            f"decoded text went first): {named}{more}",
+            "warning",
+        )
+
+
+def ocr_stage(
+    extractor: JobExtractor,
+    store: CaseStore,
+    image_id: int,
+    requests: list[OcrRequest],
+    progress: Progress | None = None,
+) -> OcrStageResult:
+    """OCR the pages the job pass spooled (each distinct page once, within the budget), scan
+    the text and add it, its findings and the OCR fields to each job's page in the store."""
+    options = extractor.pages
+    assert options is not None and options.spool is not None
+    progress = progress or Progress()
+    outcome_of = OcrStageResult(requested=len(requests), distinct=len({r.key for r in requests}))
+    started = time.monotonic()
+    progress.start(outcome_of.distinct, "OCR", unit="pages")
+    try:
+        outcomes = run_ocr(
+            options.spool,
+            requests,
+            options.language,
+            options.workers,
+            options.budget,
+            on_page=lambda: progress.advance(1),
+        )
+        for outcome in outcomes:
+            if outcome.skipped or outcome.failure is not None:
+                outcome_of.skipped_distinct += int(outcome.skipped)
+                outcome_of.ocr_runs += int(not outcome.skipped)
+                if outcome.skipped:
+                    outcome_of.skipped.extend(outcome.requests)
+                spent = options.budget.describe() if options.budget else ""
+                note = outcome.failure or f"not OCR'd: the OCR budget ({spent}) was spent"
+                for request in outcome.requests:
+                    store.update_job_page(image_id, request.job_id, request.page_number, {}, note)
+                continue
+            result = outcome.result
+            assert result is not None
+            outcome_of.ocr_runs += 1
+            fields = {"ocr": True, "ocr_confidence": result.confidence, "ocr_words": result.words}
+            for request in outcome.requests:
+                known = store.known_values(image_id, request.job_id, request.file_id)
+                extracted, kept = extractor.read_ocr(request, result, known)
+                for problem in extracted.problems:
+                    store.add_problem(image_id, problem)
+                for finding in extracted.findings:
+                    store.add_finding(image_id, finding, request.file_id)
+                outcome_of.findings += len(extracted.findings)
+                store.update_job_page(
+                    image_id,
+                    request.job_id,
+                    request.page_number,
+                    fields,
+                    text=(f"page {request.page_number} (OCR)", kept) if kept is not None else None,
+                    findings=len(extracted.findings),
+                )
+    finally:
+        progress.stop()
+    outcome_of.seconds = time.monotonic() - started
+    return outcome_of
 
 
 def pair_jobs(pair_keys: dict[str, str]) -> dict[str, tuple[str, ...]]:

@@ -8,6 +8,7 @@ offsets are offsets in that file (``stream_offset``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
@@ -24,11 +25,13 @@ from forensics.jobs import (
     JobExtractor,
     JobSource,
     PageOptions,
+    ocr_stage,
     pair_jobs,
     record_extracted,
 )
 from forensics.printjobs import consolidate_or_problem
 from forensics.records import FileEntry, Finding, LocationClass, Problem, utc_now
+from forensics.render.ocrqueue import OcrRequest, OcrSpool
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
 
@@ -131,10 +134,40 @@ def scan_loose(
         except OSError:
             continue
     image_id = store.add_image(run_id, str(root), total)
+    spool = None
+    if pages is not None and pages.ocr:
+        spool = OcrSpool(pages.previews.parent if pages.previews else None)
+        pages = dataclasses.replace(pages, spool=spool)
+    try:
+        return _scan_files(
+            root, files, total, detector, store, image_id, reveal, hashes, parse_jobs,
+            pages, policy, problems, started,
+        )  # fmt: skip
+    finally:
+        if spool is not None:
+            spool.close()
+
+
+def _scan_files(
+    root: Path,
+    files: list[Path],
+    total: int,
+    detector: Detector,
+    store: CaseStore,
+    image_id: int,
+    reveal: bool,
+    hashes: bool,
+    parse_jobs: bool,
+    pages: PageOptions | None,
+    policy: VerdictPolicy,
+    problems: list[Problem],
+    started: str,
+) -> LooseResult:
     base = EvidenceAddress(
         (step("folder" if root.is_dir() else "file", root.name, path=str(root), size=total),)
     )
     extractor = JobExtractor(detector, reveal, pages)
+    ocr_requests: list[OcrRequest] = []
     pair_keys: dict[str, str] = {}
     findings = jobs = with_content = 0
     single_hashes: dict[str, str] = {}
@@ -192,7 +225,16 @@ def scan_loose(
         findings += added
         jobs += added_jobs
         pair_keys.update(extracted.pair_keys)
+        ocr_requests.extend(extracted.ocr_requests)
     store.set_job_pairs(image_id, pair_jobs(pair_keys))
+    ocr_summary: dict[str, object] | None = None
+    if ocr_requests:
+        staged = ocr_stage(extractor, store, image_id, ocr_requests)
+        ocr_summary = staged.to_dict(pages.budget if pages is not None else None)
+        findings += staged.findings
+        skipped = staged.problem(pages.budget if pages is not None else None)
+        if skipped is not None:
+            problems.append(skipped)
     failed = consolidate_or_problem(store, image_id)
     if failed is not None:
         problems.append(failed)
@@ -226,6 +268,7 @@ def scan_loose(
         "verdict_reasons": reasons,
         "verdict_policy": policy.to_dict(),
         "disk_map": {},
+        "ocr": ocr_summary,
         "started": started,
         "finished": finished,
     }

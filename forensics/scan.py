@@ -44,9 +44,11 @@ from forensics.jobs import (
     Extracted,
     JobExtractor,
     JobSource,
+    OcrStageResult,
     PageOptions,
     extract_all,
     image_offset_of,
+    ocr_stage,
     pair_jobs,
     record_extracted,
 )
@@ -61,6 +63,7 @@ from forensics.records import (
     Problem,
     utc_now,
 )
+from forensics.render.ocrqueue import OcrRequest, OcrSpool
 from forensics.store import CaseStore
 from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
 
@@ -198,6 +201,8 @@ class _ImageScan:
         self.carver = Carver(image.size, self.locator.locate) if options.parse_jobs else None
         self.carved_jobs = 0
         self.carved_copies = 0
+        self.ocr_requests: list[OcrRequest] = []  # pages the job passes left for the OCR stage
+        self.ocr: OcrStageResult | None = None
         # Deleted files whose metadata no longer maps their content (ext3/ext4 wipe the block
         # map): (file-system start, end, entry), to match against carved jobs by name or size.
         self.contentless_deleted: list[tuple[int, int, FileEntry]] = []
@@ -350,18 +355,44 @@ class _ImageScan:
         return read_runs(self.image, entry.runs, offset, size)
 
     def job_pass(self) -> None:
-        """Parse every file that looks like a job; scan the decoded text (in parallel)."""
-        extractor = JobExtractor(self.detector, self.options.reveal, self.options.pages)
-        pair_keys: dict[str, str] = {}
-        results = extract_all(
-            extractor, self._job_sources(), len(self.job_files), self.options.workers
+        """Parse every file that looks like a job and what carving found; scan the decoded
+        text (in parallel); then OCR the distinct pages the jobs left for OCR."""
+        pages = self.options.pages
+        spool = (
+            OcrSpool(pages.previews.parent if pages.previews else None)
+            if (pages is not None and pages.ocr)
+            else None
         )
-        for source, extracted in results:
-            self._store_extracted(extracted, source.file_id, pair_keys)
-        self.store.commit()
-        if self.carver is not None and self.carver.regions:
-            self._carved_pass(extractor, pair_keys)
-        self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
+        try:
+            if pages is not None and spool is not None:
+                pages = dataclasses.replace(pages, spool=spool)
+            extractor = JobExtractor(self.detector, self.options.reveal, pages)
+            pair_keys: dict[str, str] = {}
+            self.progress.start(len(self.job_files), "jobs", unit="files")
+            results = extract_all(
+                extractor, self._job_sources(), len(self.job_files), self.options.workers
+            )
+            for source, extracted in results:
+                self._store_extracted(extracted, source.file_id, pair_keys)
+                self.progress.advance(1)
+            self.progress.stop()
+            self.store.commit()
+            if self.carver is not None and self.carver.regions:
+                self._carved_pass(extractor, pair_keys)
+            self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
+            if spool is not None and self.ocr_requests:
+                staged = ocr_stage(
+                    extractor, self.store, self.image_id, self.ocr_requests, self.progress
+                )
+                self.findings += staged.findings
+                self.ocr = staged
+                skipped = staged.problem(pages.budget if pages is not None else None)
+                if skipped is not None:
+                    self.problem(skipped)
+                self.store.commit()
+        finally:
+            if spool is not None:
+                spool.close()
         self.flush_problems()
 
     def _carved_pass(self, extractor: JobExtractor, pair_keys: dict[str, str]) -> None:
@@ -380,13 +411,16 @@ class _ImageScan:
         results = extract_all(
             extractor, self._carved_sources(regions, known), len(regions), self.options.workers
         )
+        self.progress.start(len(regions), "carved", unit="regions")
         for source, extracted in results:
+            self.progress.advance(1)
             region = source.carved
             assert region is not None
             self._link_deleted_file(region, extracted)
             before = self.jobs
             self._store_extracted(extracted, None, pair_keys, (region.image_offset, region.length))
             self.carved_jobs += int(self.jobs > before)
+        self.progress.stop()
 
     def _carved_sources(
         self, regions: list[CarvedRegion], known: dict[str, str]
@@ -524,6 +558,7 @@ class _ImageScan:
         self.findings += findings
         self.jobs += jobs
         pair_keys.update(extracted.pair_keys)
+        self.ocr_requests.extend(extracted.ocr_requests)
 
     # --- the streaming pass -----------------------------------------------------------------
 
@@ -886,6 +921,9 @@ def scan_image(
             "verdict_reasons": reasons,
             "verdict_policy": options.policy.to_dict(),
             "disk_map": disk_map.to_dict(),
+            "ocr": scan.ocr.to_dict(options.pages.budget if options.pages else None)
+            if scan.ocr is not None
+            else None,
             "started": started,
             "finished": finished,
         }

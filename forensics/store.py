@@ -306,6 +306,51 @@ class CaseStore:
             (_json(data), image_id, job_id),
         )
 
+    def update_job_page(
+        self,
+        image_id: int,
+        job_id: str,
+        page_number: int,
+        fields: dict[str, Any],
+        note: str | None = None,
+        text: tuple[str, str] | None = None,
+        findings: int = 0,
+    ) -> None:
+        """Add what the OCR stage learnt to one rendered page of a stored job: OCR fields or
+        a note on the page, the OCR text (as the job's next text) and its findings count."""
+        data = self.job(image_id, job_id)
+        if data is None:
+            return
+        for page in data.get("rendered_pages") or []:
+            if page.get("number") == page_number:
+                page.update(fields)
+                if note:
+                    page["notes"] = [*page.get("notes", []), note]
+        if text is not None:
+            data["texts"] = [*data.get("texts", []), {"name": text[0], "characters": len(text[1])}]
+            (seq,) = self.db.execute(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM job_texts WHERE image_id = ? AND job_id = ?",
+                (image_id, job_id),
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO job_texts VALUES (?, ?, ?, ?, ?)",
+                (image_id, job_id, seq, text[0], text[1]),
+            )
+        data["findings"] = int(data.get("findings") or 0) + findings
+        self.db.execute(
+            "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
+            (_json(data), image_id, job_id),
+        )
+
+    def known_values(self, image_id: int, job_id: str, file_id: int | None) -> set[str]:
+        """Values (SHA-256) already reported for a job, or by the raw pass in its file."""
+        rows = self.db.execute(
+            "SELECT value_sha256 FROM findings WHERE image_id = ? AND (job_id = ?"
+            " OR (? IS NOT NULL AND file_id = ? AND job_id IS NULL))",
+            (image_id, job_id, file_id, file_id),
+        )
+        return {str(value) for (value,) in rows}
+
     def top_level_job_hashes(self, image_id: int) -> dict[str, str]:
         """SHA-256 of each top-level job's bytes → its job id (for linking carved copies)."""
         found: dict[str, str] = {}

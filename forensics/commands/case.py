@@ -21,6 +21,7 @@ from forensics.loose import LooseResult, looks_like_disk, looks_like_job_file, s
 from forensics.progress import RichProgress
 from forensics.render.ocr import OcrUnavailable
 from forensics.render.ocr import check_available as check_ocr
+from forensics.render.ocrqueue import OcrBudget, OcrBudgetError
 from forensics.scan import ScanOptions, ScanResult, open_evidence, run_record, scan_image, utc_now
 from forensics.store import CaseStore
 from forensics.verdict import VerdictPolicy
@@ -83,6 +84,7 @@ def run_scan(
         "jobs": parse_jobs,
         "pages": pages is not None,
         "ocr": pages.language if pages is not None and pages.ocr else None,
+        "ocr_budget": pages.budget.describe() if pages is not None and pages.budget else None,
         "policy": (policy or VerdictPolicy()).to_dict(),
     }
     store = CaseStore(db_path)
@@ -142,7 +144,15 @@ def page_options(args: argparse.Namespace | None, previews: Path | None) -> Page
             ocr = False
     if previews is not None:
         previews.mkdir(parents=True, exist_ok=True)
-    return PageOptions(ocr=ocr, language=args.ocr_lang, previews=previews, workers=args.workers)
+    budget = None
+    if getattr(args, "ocr_budget", None) is not None:
+        try:
+            budget = OcrBudget.parse(args.ocr_budget)
+        except OcrBudgetError as exc:
+            raise InputError(str(exc)) from None
+    return PageOptions(
+        ocr=ocr, language=args.ocr_lang, previews=previews, workers=args.workers, budget=budget
+    )
 
 
 def case_path(target: Path) -> Path | None:

@@ -29,6 +29,14 @@ def add_page_options(command: argparse.ArgumentParser) -> None:
         help="Tesseract language(s), e.g. eng or deu+eng (default eng)",
     )
     command.add_argument(
+        "--ocr-budget",
+        metavar="SECONDS|PAGESp",
+        default=None,
+        help="OCR for at most this long (120, 10m, 1h) or this many distinct pages (500p); "
+        "pages of jobs without decoded text (faxes, scans, raster) go first and the pages left "
+        "out are listed as a problem (default: no limit)",
+    )
+    command.add_argument(
         "--no-pages",
         action="store_true",
         help="do not render job pages (no page previews, no OCR)",

@@ -238,6 +238,9 @@ class FormatParser(ABC):
     role: ClassVar[str] = "content"
     # For "log" and "artefact" formats: what the device record is ("address book", "job log").
     artefact_kind: ClassVar[str | None] = None
+    # The format holds page images only (faxes, scans, raster jobs): its text, if any, can only
+    # be read by OCR, so its pages are OCR'd first when an OCR budget is set.
+    pixels_only: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[FormatParser]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

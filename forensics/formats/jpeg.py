@@ -209,6 +209,7 @@ def _gps_text(structure: TiffStructure) -> str | None:
 
 class JpegParser(FormatParser):
     name = "jpeg"
+    pixels_only = True
     description = "JPEG image (scan/copy): markers, frame size, JFIF/Adobe, EXIF"
     signatures = (Signature(b"\xff\xd8\xff"),)
     # SOI then the first marker: APPn (JFIF/EXIF/Adobe), DQT, SOF0, DHT or COM (ITU T.81 §B.1).

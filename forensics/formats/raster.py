@@ -654,6 +654,7 @@ class _RasterParser(FormatParser):
     """Shared parse/extent for the three raster containers."""
 
     kind: ClassVar[str] = ""
+    pixels_only = True
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedJob:
         identified = _identify(data)

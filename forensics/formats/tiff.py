@@ -475,6 +475,7 @@ def _verify_pages(data: bytes, pages: list[Ifd], notes: list[str]) -> int:
 
 class TiffParser(FormatParser):
     name = "tiff"
+    pixels_only = True
     description = "TIFF image (fax G3/G4, scans): IFD tags, pages"
     signatures = (Signature(b"II*\x00"), Signature(b"MM\x00*"))
     carve_patterns = (CarvePattern(yara_hex(b"II*\x00", b"MM\x00*")),)  # TIFF 6.0 §2 header

@@ -106,7 +106,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _for_ocr(page: RenderedPage) -> tuple[Image.Image, int]:
+def prepare_for_ocr(page: RenderedPage) -> tuple[Image.Image, int]:
     """The page in gray at about OCR_DPI (never enlarged past 2×), and the dpi to tell."""
     image = page.image.convert("L") if page.image.mode != "L" else page.image
     dpi = page.dpi[1] if page.dpi else OCR_DPI
@@ -186,10 +186,15 @@ def _text_line_rows(dark: np.ndarray) -> int:
 
 def ocr_page(page: RenderedPage, language: str = DEFAULT_LANGUAGE) -> OcrResult:
     """Text and confidence of one page. Raises OcrUnavailable, or OSError on a failed run."""
+    image, dpi = prepare_for_ocr(page)
+    return ocr_image(image, dpi, language)
+
+
+def ocr_image(image: Image.Image, dpi: int, language: str = DEFAULT_LANGUAGE) -> OcrResult:
+    """OCR a page prepared by ``prepare_for_ocr``. Raises OcrUnavailable or OSError."""
     check_available(language)
-    image, dpi = _for_ocr(page)
     png = io.BytesIO()
-    image.save(png, "PNG")
+    image.save(png, "PNG", compress_level=1)  # a pipe, not storage: speed over size
     path = tesseract_path()
     assert path is not None
     try:
