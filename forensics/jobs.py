@@ -17,8 +17,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from PIL import Image
 
 from forensics.carve import CarvedRegion
 from forensics.detect.scanner import Detection, DetectionError, Detector
@@ -93,6 +96,17 @@ class Extracted:
     pair_keys: dict[str, str] = field(default_factory=dict)  # job id → pair key
     problems: list[Problem] = field(default_factory=list)
     ocr_requests: list[OcrRequest] = field(default_factory=list)  # pages left for the OCR stage
+    # Seconds spent per step (wall time in the process that did the work, summed over jobs):
+    # "parse", "text scan", "render", "page gate", "previews", "spool" (the per-stage profile).
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def timed(self, step_name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step_name] += time.perf_counter() - started
 
 
 def image_offset_of(runs: tuple[ByteRun, ...], offset: int) -> int | None:
@@ -210,7 +224,8 @@ class JobExtractor:
     def extract(self, source: JobSource) -> Extracted:
         out = Extracted()
         region = source.carved
-        parsed = parse_object(source.data, source.name, 0, region.format if region else None)
+        with out.timed("parse"):
+            parsed = parse_object(source.data, source.name, 0, region.format if region else None)
         if region is not None:
             parsed = _carved_job(parsed, source.data, region)
         if parsed is None:
@@ -264,10 +279,11 @@ class JobExtractor:
             texts.append((label, text))
         findings = 0
         stored: list[tuple[str, str]] = []
-        for label, text in texts:
-            count, kept = self._scan_text(out, source, job_id, job_address, label, text)
-            findings += count
-            stored.append((label, kept))
+        with out.timed("text scan"):
+            for label, text in texts:
+                count, kept = self._scan_text(out, source, job_id, job_address, label, text)
+                findings += count
+                stored.append((label, kept))
         rendered: tuple[dict[str, object], ...] = ()
         if self.pages is not None and self._wants_pages(parsed, texts):
             page_dicts, page_findings = self._pages(
@@ -332,7 +348,8 @@ class JobExtractor:
                 child_data, child_offset, child_length = data, start, end - start
                 child_source = source
             payload = child_data[child_offset : child_offset + child_length]
-            child = parse_object(payload, None, depth + 1, embedded.format_hint)
+            with out.timed("parse"):
+                child = parse_object(payload, None, depth + 1, embedded.format_hint)
             if child is None:
                 continue
             child_address = job_address.then(
@@ -373,16 +390,25 @@ class JobExtractor:
         """Render the job's pages, write previews, OCR them and scan the OCR text."""
         assert self.pages is not None
         options = self.pages
-        pages, notes = render_pages(parsed.format, data)
+        with out.timed("render"):
+            pages, notes = render_pages(parsed.format, data)
         parsed.notes.extend(notes)
         results: dict[int, OcrResult | str] = {}
         inked: list[RenderedPage] = []
-        for page in pages if options.ocr else []:
-            worth, why = text_likely(page)
-            if worth:
-                inked.append(page)
-            else:
-                results[page.number] = why
+        # One reduced copy of each page (at most PREVIEW_DPI) serves as the written preview and
+        # as what the OCR text gate looks at (it works at 150 dpi): each page is reduced once.
+        reduced: dict[int, Image.Image] = {}
+        if options.previews is not None or options.ocr:
+            with out.timed("reduce"):
+                reduced = {page.number: preview(page) for page in pages if page.image.width > 1}
+        with out.timed("page gate"):
+            for page in pages if options.ocr else []:
+                small = reduced.get(page.number)
+                worth, why = text_likely(_scaled_page(page, small) if small else page)
+                if worth:
+                    inked.append(page)
+                else:
+                    results[page.number] = why
         if inked and options.spool is not None:
             # OCR is the only reader of a page image format, of a job whose parser decoded no
             # text, and of a page the parser saw only an image on: those pages go first.
@@ -393,7 +419,8 @@ class JobExtractor:
             )
             image_pages = {ref.number for ref in parsed.pages if ref.image_only}
             for page in inked:
-                key, _dpi = options.spool.put(page)
+                with out.timed("spool"):
+                    key, _dpi = options.spool.put(page)
                 if pixels_only:
                     priority = PRIORITY_IMAGE_JOB
                 elif page.number in image_pages:
@@ -435,9 +462,10 @@ class JobExtractor:
                 "ocr_confidence": None,
                 "ocr_words": None,
             }
-            if options.previews is not None and page.image.width > 1:
+            if options.previews is not None and page.number in reduced:
                 name = f"{job_id}-page{page.number:03d}.png"
-                preview(page).save(options.previews / name, "PNG")
+                with out.timed("previews"):
+                    reduced[page.number].save(options.previews / name, "PNG")
                 record["preview"] = f"{options.previews.name}/{name}"
             result = results.get(page.number)
             if isinstance(result, str):
@@ -538,6 +566,19 @@ class JobExtractor:
         for d in sorted(detections, key=lambda d: d.offset, reverse=True):
             masked[d.offset : d.offset + d.length] = d.value_masked.encode("utf-8")
         return len(detections), masked.decode("utf-8", errors="replace")
+
+
+def _scaled_page(page: RenderedPage, image: Image.Image) -> RenderedPage:
+    """``page`` as ``image``, a reduced copy of it, with the resolution scaled to match."""
+    if image.size == page.image.size:
+        return page
+    dpi = None
+    if page.dpi:
+        dpi = (
+            page.dpi[0] * image.width / page.image.width,
+            page.dpi[1] * image.height / page.image.height,
+        )
+    return RenderedPage(page.number, image, dpi, page.renderer, page.complete, page.notes)
 
 
 def _ocr_or_error(page: RenderedPage, language: str) -> OcrResult | str:

@@ -17,7 +17,8 @@ import os
 import platform
 import socket
 import threading
-from collections import deque
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -203,6 +204,10 @@ class _ImageScan:
         self.carved_copies = 0
         self.ocr_requests: list[OcrRequest] = []  # pages the job passes left for the OCR stage
         self.ocr: OcrStageResult | None = None
+        # The per-stage profile (image.profile): wall seconds of each stage of this scan, and
+        # the seconds job workers spent per step, summed over jobs (both cores: up to 2× wall).
+        self.stage_seconds: dict[str, float] = {}
+        self.job_step_seconds: dict[str, float] = defaultdict(float)
         # Deleted files whose metadata no longer maps their content (ext3/ext4 wipe the block
         # map): (file-system start, end, entry), to match against carved jobs by name or size.
         self.contentless_deleted: list[tuple[int, int, FileEntry]] = []
@@ -368,6 +373,7 @@ class _ImageScan:
                 pages = dataclasses.replace(pages, spool=spool)
             extractor = JobExtractor(self.detector, self.options.reveal, pages)
             pair_keys: dict[str, str] = {}
+            started = time.perf_counter()
             self.progress.start(len(self.job_files), "jobs", unit="files")
             results = extract_all(
                 extractor, self._job_sources(), len(self.job_files), self.options.workers
@@ -377,9 +383,11 @@ class _ImageScan:
                 self.progress.advance(1)
             self.progress.stop()
             self.store.commit()
+            started = self.stage_done("job files", started)
             if self.carver is not None and self.carver.regions:
                 self._carved_pass(extractor, pair_keys)
             self.store.set_job_pairs(self.image_id, pair_jobs(pair_keys))
+            started = self.stage_done("carved jobs", started)
             if spool is not None and self.ocr_requests:
                 staged = ocr_stage(
                     extractor, self.store, self.image_id, self.ocr_requests, self.progress
@@ -390,10 +398,24 @@ class _ImageScan:
                 if skipped is not None:
                     self.problem(skipped)
                 self.store.commit()
+                self.stage_done("ocr", started)
         finally:
             if spool is not None:
                 spool.close()
         self.flush_problems()
+
+    def stage_done(self, name: str, started: float) -> float:
+        """Record a stage's wall time; the time the next stage starts."""
+        now = time.perf_counter()
+        self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + now - started
+        return now
+
+    def profile(self) -> dict[str, dict[str, float]]:
+        """image.profile: wall seconds per stage and job workers' seconds per step."""
+        return {
+            "stage_wall_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "job_step_seconds": {k: round(v, 3) for k, v in sorted(self.job_step_seconds.items())},
+        }
 
     def _carved_pass(self, extractor: JobExtractor, pair_keys: dict[str, str]) -> None:
         """Parse what carving found; link byte-identical copies of jobs already recovered."""
@@ -559,6 +581,8 @@ class _ImageScan:
         self.jobs += jobs
         pair_keys.update(extracted.pair_keys)
         self.ocr_requests.extend(extracted.ocr_requests)
+        for name, seconds in extracted.seconds.items():
+            self.job_step_seconds[name] += seconds
 
     # --- the streaming pass -----------------------------------------------------------------
 
@@ -863,11 +887,21 @@ def scan_image(
         scan.problem(problem)
     disk_map = DiskMap(image.size)
     layouts: list[DiskLayout] = []
-    hashes = scan.stream(disk_map, prepare=lambda: layouts.append(scan.map_structure()))
+    stage_started = time.perf_counter()
+
+    def prepare() -> None:  # on the main thread while the first buffers are read and matched
+        walk_started = time.perf_counter()
+        layouts.append(scan.map_structure())
+        scan.stage_done("file-system walk (within stream)", walk_started)
+
+    hashes = scan.stream(disk_map, prepare=prepare)
     layout = layouts[0]
+    stage_started = scan.stage_done("stream", stage_started)
     scan.logical_pass()
+    stage_started = scan.stage_done("logical re-read", stage_started)
     if options.parse_jobs:
         scan.job_pass()
+    stage_started = time.perf_counter()
     verified: bool | None = None
     stored = dict(image.stored_hashes)
     if hashes and stored:
@@ -887,6 +921,7 @@ def scan_image(
     if failed is not None:
         scan.problem(failed)
     scan.flush_problems()
+    scan.stage_done("consolidate", stage_started)
     record = ImageRecord(
         paths=tuple(str(p) for p in image.paths),
         format=image.format,
@@ -924,6 +959,7 @@ def scan_image(
             "ocr": scan.ocr.to_dict(options.pages.budget if options.pages else None)
             if scan.ocr is not None
             else None,
+            "profile": scan.profile(),
             "started": started,
             "finished": finished,
         }

@@ -16,8 +16,8 @@ from forensics.batch.__main__ import main as batch_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Fields that record when something ran, not what the evidence holds.
-TIME_KEYS = frozenset({"started", "finished", "run_id"})
+# Fields that record when (and how long) something ran, not what the evidence holds.
+TIME_KEYS = frozenset({"started", "finished", "run_id", "profile", "seconds"})
 
 
 @pytest.fixture(scope="session")
