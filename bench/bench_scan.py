@@ -1179,7 +1179,9 @@ def results_markdown(results: list[ImageResult], info: dict[str, str], repeat: i
 
 def res_key(key: str) -> str:
     """A pfa run's options as the goals line names them."""
-    return {"pfa": "default", "pfa-nohash": "--no-hash"}.get(key, "--" + key.removeprefix("pfa-"))
+    names = {"pfa": "default", "pfa-nohash": "--no-hash", "pfa-noocr": "--no-ocr"}
+    names |= {"pfa-nopages": "--no-pages", "pfa-nojobs": "--no-jobs"}
+    return names.get(key, key)
 
 
 def profile_markdown(results: list[ImageResult]) -> list[str]:

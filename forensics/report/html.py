@@ -75,12 +75,18 @@ def _shown(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}"
 
 
+# What ``text`` changes: the invisible characters above and the five HTML-special ones.
+_CHANGED = re.compile(_INVISIBLE.pattern[:-1] + "&<>\"']")
+
+
 def text(value: object) -> str:
     """Evidence text made inert: control characters shown as ``\\xNN``, then HTML-escaped."""
     if value is None:
         return ""
     raw = str(value)
-    # The regex costs one C-level scan; most strings have nothing to replace.
+    # One C-level scan; most strings (ids, dates, labels, numbers) have nothing to change.
+    if _CHANGED.search(raw) is None:
+        return raw
     return html.escape(_INVISIBLE.sub(_shown, raw), quote=True)
 
 
