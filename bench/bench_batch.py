@@ -7,6 +7,10 @@ wall time, images/hour, MiB/s, and scaling efficiency = (t1 / tN) / N. Run from 
 root::
 
     .venv/bin/python bench/bench_batch.py [--images 8] [--size 256M] [--workers 1,2]
+    .venv/bin/python bench/bench_batch.py --images 1 --size 1G --workers 2 --region-size 0,256M
+
+``--region-size`` runs each worker count once per region size (0: every image whole), to
+measure what splitting a large image into regions (one work unit each) costs or gains.
 
 The load average before and after each run is printed: on a shared machine other processes take
 CPU from the batch, and the efficiency is only as good as the CPUs that were really free.
@@ -45,7 +49,7 @@ def build_fleet(count: int, size: int, workdir: Path) -> list[Path]:
     return images
 
 
-def run_batch(fleet: Path, out: Path, workers: int) -> dict[str, float]:
+def run_batch(fleet: Path, out: Path, workers: int, region: str = "0") -> dict[str, float]:
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     load_before = os.getloadavg()[0]
@@ -53,7 +57,7 @@ def run_batch(fleet: Path, out: Path, workers: int) -> dict[str, float]:
     done = subprocess.run(
         [
             *(sys.executable, "-m", "forensics.batch", str(fleet), "-o", str(out), "-q"),
-            *("--workers", str(workers)),
+            *("--workers", str(workers), "--region-size", region),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -72,6 +76,7 @@ def main() -> int:
     parser.add_argument("--size", default="256M")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work" / "batch")
+    parser.add_argument("--region-size", default="0", help="comma-separated, e.g. 0,256M")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     size = bench_scan.parse_size(args.size)
@@ -82,24 +87,30 @@ def main() -> int:
         f"built/reused {len(images)} x {args.size} images in {time.perf_counter() - started:.0f} s"
     )
     total_mib = args.images * size / (1 << 20)
-    results: dict[int, dict[str, float]] = {}
-    for workers in (int(w) for w in args.workers.split(",")):
-        result = run_batch(workdir / "fleet", workdir / f"case-w{workers}", workers)
-        result["images_per_hour"] = args.images * 3600 / result["seconds"]
-        result["mib_per_s"] = total_mib / result["seconds"]
-        results[workers] = result
-        print(
-            f"workers={workers}: {result['seconds']:.1f} s, "
-            f"{result['images_per_hour']:.0f} images/hour, {result['mib_per_s']:.1f} MiB/s "
-            f"(load average {result['load_before']:.2f} -> {result['load_after']:.2f}, "
-            f"{os.cpu_count()} CPUs)"
-        )
-    if 1 in results:
-        for workers, result in results.items():
-            if workers > 1:
-                efficiency = results[1]["seconds"] / result["seconds"] / workers
-                result["scaling_efficiency"] = efficiency
-                print(f"scaling efficiency 1 -> {workers} workers: {efficiency:.0%}")
+    results: dict[str, dict[str, float]] = {}
+    for region in args.region_size.split(","):
+        seconds: dict[int, float] = {}
+        for workers in (int(w) for w in args.workers.split(",")):
+            label = f"workers={workers}" + (f" region-size={region}" if region != "0" else "")
+            out = workdir / f"case-w{workers}-r{region}"
+            result = run_batch(workdir / "fleet", out, workers, region)
+            result["images_per_hour"] = args.images * 3600 / result["seconds"]
+            result["mib_per_s"] = total_mib / result["seconds"]
+            seconds[workers] = result["seconds"]
+            if 1 in seconds and workers > 1:
+                result["scaling_efficiency"] = seconds[1] / result["seconds"] / workers
+            results[label] = result
+            efficiency = (
+                f", scaling efficiency {result['scaling_efficiency']:.0%}"
+                if "scaling_efficiency" in result
+                else ""
+            )
+            print(
+                f"{label}: {result['seconds']:.1f} s, "
+                f"{result['images_per_hour']:.0f} images/hour, {result['mib_per_s']:.1f} MiB/s "
+                f"(load average {result['load_before']:.2f} -> {result['load_after']:.2f}, "
+                f"{os.cpu_count()} CPUs){efficiency}"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -142,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"pfa: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print("pfa: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A scan says what it left behind (commands.case.ScanInterrupted).
+        print(f"pfa: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
     except Exception as exc:
         if args.debug:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -383,6 +384,21 @@ class DiskMap:
 
     def structured_ranges(self) -> list[tuple[int, int]]:
         return [(o, n) for o, n, c in self.cells() if c == "structured"]
+
+    def add_reported(self, reported: dict[str, Any]) -> None:
+        """Add a map reported by ``to_dict`` of another scan of the same medium (a part of a
+        split image, which classified only its region): counts add up, each cell keeps the
+        highest class either map gave it, as ``classify`` does."""
+        if int(reported.get("cell_bytes") or 0) != self.cell_size:
+            raise ValueError("disk maps of different cell sizes cannot be combined")
+        for name, count in dict(reported.get("unit_counts") or {}).items():
+            if name in self.counts:
+                self.counts[name] += int(count)
+        for cell in reported.get("cells") or ():
+            first = int(cell["offset"]) // self.cell_size
+            last = -(-(int(cell["offset"]) + int(cell["length"])) // self.cell_size)
+            code = CLASSES.index(str(cell["class"]))
+            np.maximum(self._cells[first:last], code, out=self._cells[first:last])
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import multiprocessing as mp
 import re
+import signal
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
@@ -603,6 +604,10 @@ def _extract_in_worker(source: JobSource) -> Extracted:
     return _WORKER_EXTRACTOR.extract(source)
 
 
+def _ignore_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def extract_all(
     extractor: JobExtractor, sources: Iterable[JobSource], count: int, workers: int
 ) -> Iterator[tuple[JobSource, Extracted]]:
@@ -618,7 +623,12 @@ def extract_all(
     global _WORKER_EXTRACTOR
     _WORKER_EXTRACTOR = extractor
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        # Ctrl-C reaches the workers too (one process group): they ignore it and the parent,
+        # which gets it as well, stops the pool without starting what waits.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("fork"), initializer=_ignore_interrupt
+        )
+        try:
             pending: deque[tuple[JobSource, Future[Extracted]]] = deque()
             for source in sources:
                 pending.append((source, pool.submit(_extract_in_worker, source)))
@@ -628,6 +638,8 @@ def extract_all(
             while pending:
                 done_source, future = pending.popleft()
                 yield done_source, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         _WORKER_EXTRACTOR = None
 

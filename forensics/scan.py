@@ -1,10 +1,11 @@
 """Scan one disk image end to end: layout, file systems, one streaming pass, logical pass, verdict.
 
-The image is read once, front to back, in large chunks: the same bytes feed the media hashes (in
-a second thread; hashlib releases the GIL), YARA (which releases the GIL too), and the disk map.
+The image is read once, front to back, in large chunks: the same bytes feed the media hashes (one
+thread per hash; hashlib releases the GIL), YARA (which releases the GIL too), and the disk map.
 Hits in raw bytes are then attributed to files, slack, deleted files, free space or gaps by the
 Locator. Fragmented files are read a second time logically, only to catch hits that straddle
-their fragments.
+their fragments. A part of a split image (``ScanPart``, ``pfa batch --region-size``) examines
+one byte region of the medium; forensics.batch.parts merges the parts.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import yara
 
 from forensics import __version__
-from forensics.carve import Candidate, CarvedRegion, Carver, find_candidates
+from forensics.carve import MAX_CARVE_BYTES, Candidate, CarvedRegion, Carver, find_candidates
 from forensics.detect.rules import RuleSet
 from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.diskmap import CLASSES, UNIT, DiskMap
@@ -93,6 +94,27 @@ _ORPHANS = "/$OrphanFiles/"  # deleted files TSK found by inode: user content de
 _Matched = tuple[list[Detection], list[Candidate], int]
 
 
+@dataclass(frozen=True)
+class ScanPart:
+    """One part of an image split into byte regions that scan in parallel (``pfa batch``).
+
+    Every part examines the raw bytes of ``[start, end)``: YARA, the disk map and carving (a
+    carved instance belongs to the part it starts in). The ``primary`` part also does what is
+    done once per image: it hashes the whole medium, records the partitions and file systems,
+    parses file jobs and re-reads fragmented files. A ``region`` part walks the file systems
+    only to attribute its hits and records nothing else about them. The batch coordinator
+    merges the parts, consolidates the jobs and draws the verdict (forensics.batch.parts).
+    """
+
+    role: str  # "primary" or "region"
+    start: int
+    end: int
+
+    @property
+    def primary(self) -> bool:
+        return self.role == "primary"
+
+
 @dataclass
 class ScanOptions:
     rules: RuleSet
@@ -103,6 +125,7 @@ class ScanOptions:
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     pages: PageOptions | None = None  # render (and OCR) job pages; None: no rendering
     policy: VerdictPolicy = field(default_factory=VerdictPolicy)  # what makes it "sensitive"
+    part: ScanPart | None = None  # None: the whole image in one scan
 
 
 @dataclass
@@ -169,6 +192,86 @@ def _beyond_tables(data: bytes) -> bool:
     return False
 
 
+_NOTHING_MATCHED: Future[_Matched] = Future()
+_NOTHING_MATCHED.set_result(([], [], 0))
+
+
+@dataclass(frozen=True)
+class _ChunkUse:
+    """What the streaming pass does with the chunk at one position."""
+
+    detect: bool  # hits recorded, blocks classified: the chunk is in the examined region
+    lookahead: bool  # hits looked for, not recorded (just past a part's region)
+    candidates: bool  # carving signatures looked for
+    carve: bool  # fed to the carver
+    carve_to: int  # where carving stops needing bytes
+
+
+@dataclass(frozen=True)
+class _StreamSpans:
+    """The ranges of the streaming pass: examined, carved, read (see ``_ImageScan.stream``)."""
+
+    size: int
+    examine_from: int
+    examine_to: int
+    carve_from: int
+    carve_to: int
+    carving: bool
+    split: bool
+
+    @classmethod
+    def of(cls, size: int, part: ScanPart | None, carving: bool) -> _StreamSpans:
+        if part is None:
+            return cls(size, 0, size, 0, size, carving, False)
+        start, end = max(0, min(part.start, size)), max(0, min(part.end, size))
+        # Carving state converges within one longest instance (MAX_CARVE_BYTES), on UNIT
+        # boundaries so that every chunk's offset stays a multiple of the disk map's unit.
+        before = max(0, start - MAX_CARVE_BYTES) // UNIT * UNIT
+        after = min(size, -(-(end + MAX_CARVE_BYTES) // UNIT) * UNIT)
+        return cls(size, start, end, before, after, carving, True)
+
+    @property
+    def read_from(self) -> int:
+        return self.carve_from if self.carving else self.examine_from
+
+    @property
+    def read_to(self) -> int:
+        return self.carve_to if self.carving else self.examine_to
+
+    def examines(self, offset: int) -> bool:
+        return self.examine_from <= offset < self.examine_to
+
+    def positions(self, start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
+        """(start, end) of each chunk: ``chunk`` bytes, cut at the ranges' bounds."""
+        cuts = sorted(
+            {
+                end,
+                *(
+                    b
+                    for b in (self.examine_from, self.examine_to, self.carve_from, self.carve_to)
+                    if start < b < end
+                ),
+            }
+        )
+        pos = start
+        for cut in cuts:
+            while pos < cut:
+                nxt = min(cut, pos + chunk)
+                yield pos, nxt
+                pos = nxt
+
+    def use(self, pos: int) -> _ChunkUse:
+        examined = self.examines(pos)
+        carved = self.carving and self.carve_from <= pos < self.carve_to
+        return _ChunkUse(
+            detect=examined,
+            lookahead=carved and self.split and pos >= self.examine_to,
+            candidates=carved and pos < self.examine_to,
+            carve=carved,
+            carve_to=self.carve_to,
+        )
+
+
 class _ImageScan:
     """State of one image's scan."""
 
@@ -211,6 +314,18 @@ class _ImageScan:
         # Deleted files whose metadata no longer maps their content (ext3/ext4 wipe the block
         # map): (file-system start, end, entry), to match against carved jobs by name or size.
         self.contentless_deleted: list[tuple[int, int, FileEntry]] = []
+        self.part = options.part
+        # What the raw pass found just past this part's end (offset, value SHA-256): not this
+        # part's findings, but a carved job that runs on into the next part must not report
+        # them again from its decoded text.
+        self.lookahead_raw: list[tuple[int, str]] = []
+        self.carved_digests: dict[int, str] = {}  # image offset → SHA-256 of a whole carved region
+
+    def structure_problem(self, problem: Problem) -> None:
+        """A Problem of the layout or a file system: recorded once per image, by the part that
+        records the layout (every part walks the file systems)."""
+        if self.part is None or self.part.primary:
+            self.problem(problem)
 
     # --- structure --------------------------------------------------------------------------
 
@@ -218,7 +333,7 @@ class _ImageScan:
         try:
             layout = read_layout(self.image)
         except ImageReadError as exc:
-            self.problem(
+            self.structure_problem(
                 Problem(
                     "unreadable-partition-table",
                     f"{exc}; the image is scanned whole",
@@ -228,7 +343,7 @@ class _ImageScan:
             )
             layout = whole_image_layout(self.image)
         for problem in layout.problems:
-            self.problem(problem)
+            self.structure_problem(problem)
         tsk_image = TskImage(self.image)
         for volume in layout.volumes:
             record = volume.to_record()
@@ -238,7 +353,7 @@ class _ImageScan:
                 continue
             fs, problems = open_filesystem(self.image, tsk_image, volume)
             for problem in problems:
-                self.problem(problem)
+                self.structure_problem(problem)
             if fs is None:
                 self.locator.add_volume(volume, "raw")
                 self.store.add_volume(self.image_id, record.to_dict())
@@ -285,7 +400,7 @@ class _ImageScan:
                 and _is_user_file(entry.path)
             ):
                 self.user_files_with_content += 1
-                if self.options.parse_jobs:
+                if self.options.parse_jobs and (self.part is None or self.part.primary):
                     self._sniff(fs, walked, file_id)
             # Re-read logically: fragmented files (hits across fragments) and resident NTFS
             # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
@@ -319,7 +434,7 @@ class _ImageScan:
                     unallocated += run.length
                     unallocated_runs += 1
         for problem in fs.problems:
-            self.problem(problem)
+            self.structure_problem(problem)
         fs_record = FileSystemRecord(
             volume_index=volume.index,
             offset=volume.offset,
@@ -442,6 +557,22 @@ class _ImageScan:
             before = self.jobs
             self._store_extracted(extracted, None, pair_keys, (region.image_offset, region.length))
             self.carved_jobs += int(self.jobs > before)
+            if self.part is not None and not self.part.primary and extracted.jobs:
+                # Only the primary part knows the file jobs: the coordinator turns a carved job
+                # that repeats one byte for byte into a copy of it, as a whole scan does here.
+                self.store.add_part_carved(
+                    self.image_id,
+                    region.image_offset,
+                    region.length,
+                    self.carved_digests.get(region.image_offset),
+                    {
+                        "image_offset": region.image_offset,
+                        "length": region.length,
+                        "location_class": str(region.location_class),
+                        "address": str(region.carve_address()),
+                    },
+                    [job.job_id for job in extracted.jobs],
+                )
         self.progress.stop()
 
     def _carved_sources(
@@ -462,6 +593,8 @@ class _ImageScan:
                 )
                 continue
             digest = hashlib.sha256(data).hexdigest()
+            if size == region.length:
+                self.carved_digests[region.image_offset] = digest
             original = known.get(digest) if size == region.length else None
             if original is not None:
                 self.carved_copies += 1
@@ -574,6 +707,9 @@ class _ImageScan:
                 (self.image_id, image_range[0], image_range[0] + image_range[1]),
             )
         raw = [str(value) for (value,) in rows]
+        if image_range is not None and self.lookahead_raw:
+            end = image_range[0] + image_range[1]
+            raw += [v for offset, v in self.lookahead_raw if image_range[0] <= offset < end]
         findings, jobs = record_extracted(
             self.store, self.image_id, extracted, file_id, set(raw), len(raw)
         )
@@ -598,61 +734,92 @@ class _ImageScan:
         matches that start inside the chunk itself are kept. The lead stops a rule's
         start-of-data anchor (``^``) from matching in the middle of the medium, the overlap
         lets a match that starts at the chunk's end finish.
+
+        A part of a split image (``options.part``) examines only its region, but reads on
+        each side of it what carving needs to decide as a whole scan would: from one longest
+        instance before the region (an instance started there covers what follows it) to one
+        longest instance past it (an instance started in the region runs on). The primary
+        part reads the rest for the hashes only.
         """
         size = self.image.size
         chunk = self.options.chunk_size
         hashers = (
             [hashlib.md5(), hashlib.sha1(), hashlib.sha256()] if self.options.compute_hashes else []
         )
+        spans = _StreamSpans.of(size, self.options.part, carving=self.carver is not None)
+        read_from, read_to = (0, size) if hashers else (spans.read_from, spans.read_to)
         self.hash_complete = True
-        self.progress.start(size, "scanning")
-        # Three single-thread stages run beside the main thread: reading ahead, hashing (FIFO,
-        # so the digests see the bytes in order) and YARA (which releases the GIL). The main
-        # thread attributes the previous chunk's hits and classifies its blocks meanwhile.
+        self.progress.start(read_to - read_from, "scanning")
+        # Beside the main thread run reading ahead, one thread per hash (FIFO, so each digest
+        # sees the bytes in order; hashlib releases the GIL, so MD5, the slowest, sets the
+        # pace rather than the sum of all three) and YARA (which releases the GIL too). The
+        # main thread attributes the previous chunk's hits and classifies its blocks meanwhile.
         reader = ThreadPoolExecutor(1, thread_name_prefix="pfa-read")
-        hasher = ThreadPoolExecutor(1, thread_name_prefix="pfa-hash")
+        hash_threads = [ThreadPoolExecutor(1, thread_name_prefix="pfa-hash") for _ in hashers]
         matcher = ThreadPoolExecutor(1, thread_name_prefix="pfa-yara")
-        hashing: deque[Future[None]] = deque()
+        hashing: deque[list[Future[None]]] = deque()
+        carver_open = self.carver is not None
         try:
+            positions = spans.positions(read_from, read_to, chunk)
 
-            def fetch(pos: int) -> Future[tuple[int, bytes]]:
+            def fetch(pos: int, end: int) -> Future[tuple[int, bytes]]:
                 start = max(0, pos - LEAD)
-                return reader.submit(self._read_tolerant, start, pos - start + chunk + OVERLAP)
+                return reader.submit(self._read_tolerant, start, end - start + OVERLAP)
 
-            pending_read: Future[tuple[int, bytes]] | None = fetch(0)
-            in_flight: deque[tuple[Future[_Matched], memoryview, int]] = deque()
+            spans_iter = iter(positions)
+            current = next(spans_iter, None)
+            pending_read = fetch(*current) if current is not None else None
+            in_flight: deque[tuple[Future[_Matched], memoryview, int, _ChunkUse]] = deque()
             prepared = prepare is None
-            pos = 0
-            while pos < size and pending_read is not None:
+            while current is not None and pending_read is not None:
+                pos, end = current
                 start, buf = pending_read.result()
-                nxt = pos + chunk
-                pending_read = fetch(nxt) if nxt < size else None
+                current = next(spans_iter, None)
+                pending_read = fetch(*current) if current is not None else None
                 lead = pos - start
-                core = memoryview(buf)[lead : lead + min(chunk, size - pos)]
+                core = memoryview(buf)[lead : lead + (end - pos)]
                 if hashers:
                     while len(hashing) >= MAX_CHUNKS_AWAITING_HASH:
-                        hashing.popleft().result()
-                    hashing.append(hasher.submit(_update_hashes, hashers, core))
-                accept_end = None if nxt >= size else lead + len(core)
-                matching = matcher.submit(self._match, buf, start, lead, accept_end)
-                in_flight.append((matching, core, pos))
+                        for done in hashing.popleft():
+                            done.result()
+                    hashing.append(
+                        [
+                            pool.submit(h.update, core)
+                            for pool, h in zip(hash_threads, hashers, strict=True)
+                        ]
+                    )
+                use = spans.use(pos)
+                accept_end = None if end >= size else lead + len(core)
+                if use.detect or use.lookahead or use.candidates:
+                    detect = use.detect or use.lookahead
+                    matching = matcher.submit(
+                        self._match, buf, start, lead, accept_end, detect, use.candidates
+                    )
+                else:
+                    matching = _NOTHING_MATCHED
+                in_flight.append((matching, core, pos, use))
                 ready = len(in_flight) >= CHUNKS_AHEAD or pending_read is None
                 if prepare is not None and not prepared and ready:
                     prepare()
                     prepared = True
                 while prepared and len(in_flight) > 1:
-                    self._finish_chunk(disk_map, *in_flight.popleft())
-                pos = nxt
+                    carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
             if not prepared and prepare is not None:
                 prepare()
             while in_flight:
-                self._finish_chunk(disk_map, *in_flight.popleft())
+                carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
             if self.carver is not None:
-                self.carver.finish()
+                if carver_open:
+                    self.carver.finish()
+                # A carved instance belongs to the part it starts in.
+                self.carver.regions = [
+                    r for r in self.carver.regions if spans.examines(r.image_offset)
+                ]
             while hashing:
-                hashing.popleft().result()
+                for done in hashing.popleft():
+                    done.result()
         finally:
-            for pool in (reader, matcher, hasher):
+            for pool in (reader, matcher, *hash_threads):
                 pool.shutdown(wait=True, cancel_futures=True)
         self.progress.stop()
         if not hashers or not self.hash_complete:
@@ -660,16 +827,33 @@ class _ImageScan:
         return {h.name: h.hexdigest() for h in hashers}
 
     def _finish_chunk(
-        self, disk_map: DiskMap, matching: Future[_Matched], core: memoryview, pos: int
-    ) -> None:
-        self._classify(disk_map, core, pos)
+        self,
+        disk_map: DiskMap,
+        matching: Future[_Matched],
+        core: memoryview,
+        pos: int,
+        use: _ChunkUse,
+        carver_open: bool,
+    ) -> bool:
+        """Attribute one chunk's hits, classify it, feed the carver; whether it still feeds."""
+        if use.detect:
+            self._classify(disk_map, core, pos)
         detections, candidates, unexamined = matching.result()
-        for detection in detections:
-            self._record(detection, self.locator.locate(detection.offset))
-        if self.carver is not None:
-            self.carver.feed(pos, core, candidates, unexamined)
+        if use.detect:
+            for detection in detections:
+                self._record(detection, self.locator.locate(detection.offset))
+        else:
+            self.lookahead_raw.extend((d.offset, d.value_sha256) for d in detections)
+        if self.carver is not None and carver_open:
+            if use.carve:
+                self.carver.feed(pos, core, candidates, unexamined)
+            elif pos >= use.carve_to:
+                # Past the bytes carving needs: decide what waits and let go of the chunks.
+                self.carver.finish()
+                carver_open = False
         self.flush_problems()
         self.progress.advance(len(core))
+        return carver_open
 
     def _read_tolerant(self, offset: int, size: int) -> tuple[int, bytes]:
         """Read a buffer; where the medium can't be read, substitute zeros piece by piece and
@@ -680,6 +864,8 @@ class _ImageScan:
         return offset, data
 
     def _unreadable(self, piece_index: int) -> None:
+        if self.part is not None and not self.part.primary:
+            return  # the primary part reads every byte (for the hashes) and records it once
         with self._problem_lock:
             if piece_index in self._unreadable_pieces:
                 return
@@ -696,10 +882,18 @@ class _ImageScan:
             )
         )
 
-    def _match(self, buf: bytes, base: int, accept_start: int, accept_end: int | None) -> _Matched:
+    def _match(
+        self,
+        buf: bytes,
+        base: int,
+        accept_start: int,
+        accept_end: int | None,
+        detect: bool = True,
+        carve: bool = True,
+    ) -> _Matched:
         """Detections and carve candidates of one buffer (on the YARA thread)."""
-        detections = self._detect(buf, base, accept_start, accept_end)
-        if self.carver is None:
+        detections = self._detect(buf, base, accept_start, accept_end) if detect else []
+        if self.carver is None or not carve:
             return detections, [], 0
         try:
             candidates, unexamined = find_candidates(buf, base, accept_start, accept_end)
@@ -853,9 +1047,28 @@ def _name_forms(path: str) -> set[str]:
     return {name, stem} - {""}
 
 
-def _update_hashes(hashers: list[Any], data: memoryview) -> None:
-    for hasher in hashers:
-        hasher.update(data)
+def image_evidence(
+    store: CaseStore,
+    image_id: int,
+    findings: int,
+    user_files_with_content: int,
+    residual_units: int,
+    disk_map: DiskMap,
+) -> Evidence:
+    """What the verdict of one image is drawn from (its findings by severity from the case)."""
+    counts = disk_map.counts
+    return Evidence(
+        findings=findings,
+        user_files_with_content=user_files_with_content,
+        residual_units=residual_units,
+        random_units=counts["random"],
+        structured_units=counts["structured"],
+        constant_units=counts["constant"],
+        pattern_units=counts["pattern"],
+        zero_units=counts["zero"],
+        unit_bytes=UNIT,
+        findings_by_severity=store.finding_counts(image_id),
+    )
 
 
 def run_record(command_line: str, rules: RuleSet, started: str) -> dict[str, Any]:
@@ -884,7 +1097,7 @@ def scan_image(
     image_id = store.add_image(run_id, str(image.paths[0]), image.size)
     scan = _ImageScan(image, options, store, image_id, progress or Progress())
     for problem in image.problems:
-        scan.problem(problem)
+        scan.structure_problem(problem)
     disk_map = DiskMap(image.size)
     layouts: list[DiskLayout] = []
     stage_started = time.perf_counter()
@@ -897,8 +1110,9 @@ def scan_image(
     hashes = scan.stream(disk_map, prepare=prepare)
     layout = layouts[0]
     stage_started = scan.stage_done("stream", stage_started)
-    scan.logical_pass()
-    stage_started = scan.stage_done("logical re-read", stage_started)
+    if options.part is None or options.part.primary:
+        scan.logical_pass()
+        stage_started = scan.stage_done("logical re-read", stage_started)
     if options.parse_jobs:
         scan.job_pass()
     stage_started = time.perf_counter()
@@ -917,7 +1131,8 @@ def scan_image(
                     "error",
                 )
             )
-    failed = consolidate_or_problem(store, image_id)
+    # A split image is consolidated once its parts are merged (forensics.batch.parts).
+    failed = consolidate_or_problem(store, image_id) if options.part is None else None
     if failed is not None:
         scan.problem(failed)
     scan.flush_problems()
@@ -931,19 +1146,14 @@ def scan_image(
         stored_hashes=stored,
         hash_verified=verified,
     )
-    counts = disk_map.counts
     verdict, reasons = decide(
-        Evidence(
-            findings=scan.findings,
-            user_files_with_content=scan.user_files_with_content,
-            residual_units=scan.residual_units,
-            random_units=counts["random"],
-            structured_units=counts["structured"],
-            constant_units=counts["constant"],
-            pattern_units=counts["pattern"],
-            zero_units=counts["zero"],
-            unit_bytes=UNIT,
-            findings_by_severity=store.finding_counts(image_id),
+        image_evidence(
+            store,
+            image_id,
+            scan.findings,
+            scan.user_files_with_content,
+            scan.residual_units,
+            disk_map,
         ),
         options.policy,
     )
@@ -964,6 +1174,14 @@ def scan_image(
             "finished": finished,
         }
     )
+    if options.part is not None:
+        image_dict["part"] = {
+            "role": options.part.role,
+            "start": options.part.start,
+            "end": options.part.end,
+            "user_files_with_content": scan.user_files_with_content,
+            "residual_units": scan.residual_units,
+        }
     store.finish_image(image_id, image_dict, str(verdict))
     return ScanResult(
         image_id=image_id,

@@ -172,6 +172,43 @@ class CaseStore:
         self.db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (finished, run_id))
         self.db.commit()
 
+    def mark_interrupted(self, run_id: int, when: str) -> None:
+        """A run the user stopped (Ctrl-C): what it wrote is kept, consistent and marked so.
+
+        Every record already written is a whole record (each is one INSERT); the run gets
+        ``finished`` and ``status: interrupted``, and each image it had not finished gets a
+        record saying it is incomplete (no verdict, no hashes), so that no report mistakes a
+        partial scan for a finished one.
+        """
+        row = self.db.execute("SELECT data FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        record = json.loads(row[0]) if row and row[0] else {}
+        record["status"] = "interrupted"
+        self.db.execute(
+            "UPDATE runs SET finished = ?, data = ? WHERE run_id = ?", (when, _json(record), run_id)
+        )
+        for image_id, path, size in list(
+            self.db.execute(
+                "SELECT image_id, path, size FROM images WHERE run_id = ? AND data IS NULL",
+                (run_id,),
+            )
+        ):
+            self.db.execute(
+                "UPDATE images SET data = ? WHERE image_id = ?",
+                (
+                    _json(
+                        {
+                            "paths": [path],
+                            "size": size,
+                            "interrupted": True,
+                            "verdict": None,
+                            "verdict_reasons": ["scan interrupted: incomplete, no verdict"],
+                        }
+                    ),
+                    image_id,
+                ),
+            )
+        self.db.commit()
+
     def add_image(self, run_id: int, path: str, size: int) -> int:
         cur = self.db.execute(
             "INSERT INTO images (run_id, path, size) VALUES (?, ?, ?)", (run_id, path, size)
@@ -350,6 +387,22 @@ class CaseStore:
             (image_id, job_id, file_id, file_id),
         )
         return {str(value) for (value,) in rows}
+
+    def add_part_carved(
+        self,
+        image_id: int,
+        image_offset: int,
+        length: int,
+        sha256: str | None,
+        copy: dict[str, Any],
+        job_ids: list[str],
+    ) -> None:
+        """A region part's carved instance and the jobs parsed from it (see PART_SCHEMA)."""
+        self.db.execute(PART_SCHEMA)
+        self.db.execute(
+            "INSERT INTO part_carved VALUES (?, ?, ?, ?, ?, ?)",
+            (image_id, image_offset, length, sha256, _json(copy), _json(job_ids)),
+        )
 
     def top_level_job_hashes(self, image_id: int) -> dict[str, str]:
         """SHA-256 of each top-level job's bytes → its job id (for linking carved copies)."""
@@ -558,6 +611,15 @@ CREATE TABLE IF NOT EXISTS batch_assets (
     unit_key TEXT PRIMARY KEY, asset_tag TEXT, make_model TEXT, serial TEXT, notes TEXT);
 CREATE INDEX IF NOT EXISTS batch_units_by_sha ON batch_units (sha256, status);
 """
+
+
+# A region part of a split image (pfa batch) records each carved instance it parsed, with the
+# SHA-256 of its bytes: only after the parts are merged is it known whether the instance
+# repeats a file job byte for byte (then it becomes that job's carved copy). A unit case only.
+PART_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS part_carved (image_id INTEGER, image_offset INTEGER,"
+    " length INTEGER, sha256 TEXT, copy TEXT, job_ids TEXT)"
+)
 
 
 def ensure_batch_tables(store: CaseStore) -> None:

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"pfa: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print("pfa: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"pfa: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
 
 

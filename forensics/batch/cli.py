@@ -20,7 +20,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from forensics.batch.coordinator import BatchConfig, BatchProgress, command_line, run_batch
+from forensics.batch.coordinator import (
+    DEFAULT_REGION_BYTES,
+    BatchConfig,
+    BatchProgress,
+    command_line,
+    run_batch,
+)
 from forensics.batch.discover import Unit, discover
 from forensics.batch.unit import UnitSpec
 from forensics.errors import InputError
@@ -28,6 +34,21 @@ from forensics.store import CaseStore
 from forensics.verdict import DEFAULT_SENSITIVE_AT, FAIL_ON, Verdict, VerdictPolicy
 
 EXIT_INPUT_ERROR = 2
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_byte_size(text: str) -> int:
+    """``SIZE`` of an option: bytes, or a number with K, M, G or T (powers of 1024)."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    suffix = value[-1:] if value[-1:] in _SIZE_SUFFIXES else ""
+    number = value[: len(value) - len(suffix)]
+    try:
+        amount = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 32G, 512M, 0)") from None
+    if amount < 0 or amount != amount or amount == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 32G, 512M, 0)")
+    return int(amount * _SIZE_SUFFIXES[suffix])
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +78,14 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="SECONDS",
         help="give up on an image after this long (it is retried once, then marked failed)",
+    )
+    parser.add_argument(
+        "--region-size",
+        type=parse_byte_size,
+        default=DEFAULT_REGION_BYTES,
+        metavar="SIZE",
+        help="scan an image larger than SIZE in regions of SIZE, each its own work unit, so "
+        "that one large drive keeps several workers busy (default 32G; 0: never split)",
     )
     parser.add_argument("--force", action="store_true", help="rescan images already complete")
     parser.add_argument(
@@ -120,10 +149,11 @@ class RichBatchProgress(BatchProgress):
         if self._live is not None:
             self._live.start()
 
-    def unit_started(self, slot: int, unit: Unit, attempt: int) -> None:
+    def unit_started(self, slot: int, unit: Unit, attempt: int, part: str = "") -> None:
         self._started[slot] = time.monotonic()
         again = f" (attempt {attempt})" if attempt > 1 else ""
-        self._status.lines[slot] = f"  worker {slot + 1}: {unit.name}{again}"
+        region = f" {part}" if part else ""
+        self._status.lines[slot] = f"  worker {slot + 1}: {unit.name}{region}{again}"
 
     def unit_finished(self, slot: int, unit: Unit, size: int, status: str) -> None:
         seconds = time.monotonic() - self._started.get(slot, time.monotonic())
@@ -131,6 +161,9 @@ class RichBatchProgress(BatchProgress):
             f"  worker {slot + 1}: idle ({unit.name} {status}, {seconds:.0f} s)"
         )
         if status == "retry" or self._overall is None:
+            return
+        if status == "part":
+            self._bar.update(self._overall, advance=size)
             return
         self._done += 1
         self._failed += status == "failed"
@@ -176,6 +209,7 @@ def run_batch_command(
         scheduler=args.scheduler,
         force=args.force,
         command_line=command_line(argv),
+        region_bytes=args.region_size,
     )
     err = err or Console(stderr=True)
     progress = BatchProgress() if args.quiet else RichBatchProgress(err)

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import shlex
+import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -26,14 +27,19 @@ from typing import Any
 from forensics import __version__
 from forensics.batch.discover import Unit
 from forensics.batch.merge import delete_image, merge_unit
+from forensics.batch.parts import merge_parts, split_regions
 from forensics.batch.unit import UnitOutcome, UnitSpec, run_unit
 from forensics.detect.rules import load_rules
 from forensics.errors import InputError
 from forensics.records import utc_now
-from forensics.scan import run_record
+from forensics.scan import ScanPart, run_record
 from forensics.store import CaseStore, ensure_batch_tables
+from forensics.verdict import VerdictPolicy
 
 MAX_ATTEMPTS = 2  # one retry
+# Images larger than this are scanned in regions of this size, one work unit each
+# (forensics.batch.parts): one 500 GB copier disk then keeps 16 workers busy, not one.
+DEFAULT_REGION_BYTES = 32 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class BatchConfig:
     scheduler: str | None = None
     force: bool = False
     command_line: str = "pfa batch"
+    region_bytes: int = DEFAULT_REGION_BYTES  # 0: every image in one unit
 
 
 @dataclass
@@ -62,11 +69,11 @@ class BatchProgress:
     def start(self, images: int, total_bytes: int) -> None:
         pass
 
-    def unit_started(self, slot: int, unit: Unit, attempt: int) -> None:
-        pass
+    def unit_started(self, slot: int, unit: Unit, attempt: int, part: str = "") -> None:
+        """A unit (or, with ``part`` naming it, one region of a split image) started."""
 
     def unit_finished(self, slot: int, unit: Unit, size: int, status: str) -> None:
-        pass
+        """Status "part": one region of a split image done (its bytes, not yet the image)."""
 
     def stop(self) -> None:
         pass
@@ -85,13 +92,67 @@ def _stat(unit: Unit) -> tuple[int, int]:
     return size, mtime
 
 
+def _media_size(unit: Unit, file_size: int) -> int:
+    """The size of the medium (an E01 set is smaller than the drive it holds)."""
+    from forensics.errors import ImageReadError
+    from forensics.evidence.image import open_image
+
+    try:
+        image = open_image(unit.paths[0])
+    except (InputError, ImageReadError, OSError):
+        return file_size  # the unit's own scan reports why
+    try:
+        return int(image.size)
+    finally:
+        image.close()
+
+
+@dataclass
+class _Scanning:
+    """A unit on its way through the executor: the outcome of each of its parts."""
+
+    unit: Unit
+    parts: tuple[ScanPart, ...]  # () for an image scanned whole
+    outcomes: dict[int, UnitOutcome] = field(default_factory=dict)
+    attempts: int = 1
+    failed: UnitOutcome | None = None
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.parts))
+
+    def spec(self, template: UnitSpec, index: int) -> UnitSpec:
+        part = self.parts[index] if self.parts else None
+        return replace(
+            template,
+            key=self.unit.key,
+            paths=tuple(map(str, self.unit.paths)),
+            part=(part.role, part.start, part.end) if part is not None else None,
+        )
+
+    def label(self, index: int) -> str:
+        return f"region {index + 1}/{len(self.parts)}" if self.parts else ""
+
+
+def _ignore_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch: finished images stay in the case; a rerun resumes."""
+
+
 def make_executor(config: BatchConfig) -> tuple[Executor, int, Callable[[], None]]:
     """The executor, its number of worker slots, and how to shut it down."""
     if config.scheduler is None:
         # spawn: the coordinator runs threads (progress, SQLite), which fork would copy mid-state;
         # a worker only starts a child scan, so importing afresh costs little.
+        # Workers ignore Ctrl-C (it reaches the whole process group): the coordinator stops
+        # the batch, and each unit's scan, a child of its own, ends on it.
         pool = ProcessPoolExecutor(
-            max_workers=max(1, config.workers), mp_context=multiprocessing.get_context("spawn")
+            max_workers=max(1, config.workers),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupt,
         )
         return pool, max(1, config.workers), lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
@@ -186,8 +247,10 @@ class _Batch:
         self.store.db.commit()
         self.summary.failed.append((unit.key, error))
 
-    def merge(self, unit: Unit, outcome: UnitOutcome, run_id: int, attempts: int) -> str:
-        """Write a finished unit into the case (one transaction); its final status."""
+    def merge(self, unit: Unit, outcomes: list[UnitOutcome], run_id: int, attempts: int) -> str:
+        """Write a finished unit (its parts, for a split image) into the case, in one
+        transaction; its final status."""
+        outcome = outcomes[0]  # a split image's primary part: it hashed the whole medium
         sha = outcome.summary.get("sha256")
         db = self.store.db
         status = "done"
@@ -226,6 +289,19 @@ class _Batch:
                 run_id,
                 {"asset": unit.asset.to_dict(), "batch_unit": unit.key},
             )
+            if len(outcomes) > 1:
+                merge_parts(
+                    self.store,
+                    image_id,
+                    [
+                        (o.tables, {"host": o.host, "seconds": round(o.seconds, 3)})
+                        for o in outcomes
+                    ],
+                    VerdictPolicy(
+                        sensitive_at=self.config.template.sensitive_at,
+                        fail_on=self.config.template.fail_on,
+                    ),
+                )
             self._set(
                 unit.key,
                 status=status,
@@ -260,48 +336,82 @@ class _Batch:
         self, run_id: int, todo: list[tuple[Unit, int]], executor: Executor, slots: int
     ) -> None:
         order = {unit.key: i for i, (unit, _) in enumerate(todo)}
-        sizes = {unit.key: size for unit, size in todo}
-        results: dict[int, tuple[Unit, UnitOutcome | None, int]] = {}  # index → finished unit
+        states = {
+            unit.key: _Scanning(
+                unit,
+                split_regions(_media_size(unit, size), self.config.region_bytes)
+                if self.config.region_bytes > 0 and size > 0
+                else (),
+            )
+            for unit, size in todo
+        }
+        results: dict[int, _Scanning] = {}  # index → a unit whose parts are all back
         cursor = 0
-        queue = [(unit, 1) for unit, _ in todo]
-        running: dict[Future[UnitOutcome], tuple[Unit, int, int]] = {}  # → unit, attempt, slot
+        # (unit key, part index, attempt); a split image's parts follow each other.
+        queue = [(unit.key, i, 1) for unit, _ in todo for i in range(states[unit.key].count)]
+        running: dict[Future[UnitOutcome], tuple[str, int, int, int]] = {}  # + slot
         free = list(range(slots))
         while queue or running:
             while queue and free:
-                unit, attempt = queue.pop(0)
+                key, index, attempt = queue.pop(0)
+                state = states[key]
                 slot = free.pop(0)
-                spec = replace(
-                    self.config.template, key=unit.key, paths=tuple(map(str, unit.paths))
-                )
-                self._set(unit.key, status="running", attempts=attempt, started=utc_now())
-                self.store.db.commit()
-                self.progress.unit_started(slot, unit, attempt)
-                running[executor.submit(run_unit, spec)] = (unit, attempt, slot)
+                if not any(k == key for k, _, _, _ in running.values()) and index == 0:
+                    self._set(key, status="running", attempts=attempt, started=utc_now())
+                    self.store.db.commit()
+                self.progress.unit_started(slot, state.unit, attempt, state.label(index))
+                future = executor.submit(run_unit, state.spec(self.config.template, index))
+                running[future] = (key, index, attempt, slot)
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: order[running[f][0].key]):
-                unit, attempt, slot = running.pop(future)
+            for future in sorted(done, key=lambda f: (order[running[f][0]], running[f][1])):
+                key, index, attempt, slot = running.pop(future)
                 free.append(slot)
                 free.sort()
+                state = states[key]
                 try:
                     outcome = future.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker or a broken pool
-                    outcome = UnitOutcome(unit.key, ok=False, error=f"worker lost: {exc}")
+                    outcome = UnitOutcome(key, ok=False, error=f"worker lost: {exc}")
+                if order[key] in results or state.failed is not None:
+                    continue  # another part failed: the image is failed already
+                state.attempts = max(state.attempts, attempt)
                 if not outcome.ok and outcome.retryable and attempt < MAX_ATTEMPTS:
-                    queue.insert(0, (unit, attempt + 1))
-                    self.progress.unit_finished(slot, unit, 0, "retry")
+                    queue.insert(0, (key, index, attempt + 1))
+                    self.progress.unit_finished(slot, state.unit, 0, "retry")
                     continue
-                results[order[unit.key]] = (unit, outcome, attempt)
-                self.progress.unit_finished(
-                    slot, unit, sizes[unit.key], "done" if outcome.ok else "failed"
-                )
+                if not outcome.ok:
+                    state.failed = outcome
+                    queue = [task for task in queue if task[0] != key]
+                else:
+                    state.outcomes[index] = outcome
+                complete = state.failed is not None or len(state.outcomes) == state.count
+                size = self._part_bytes(state, index, todo)
+                if complete:
+                    results[order[key]] = state
+                status = "failed" if state.failed else "done" if complete else "part"
+                self.progress.unit_finished(slot, state.unit, size, status)
             # Merge in key order: ids independent of which unit finished first.
             while cursor in results:
-                unit, got, attempt = results.pop(cursor)
+                state = results.pop(cursor)
                 cursor += 1
-                if got is None or not got.ok:
-                    self._fail(unit, (got.error if got else None) or "failed", attempt)
+                if state.failed is not None:
+                    error = state.failed.error or "failed"
+                    if state.parts:
+                        error = f"{error} (in one of its {len(state.parts)} regions)"
+                    self._fail(state.unit, error, state.attempts)
                 else:
-                    self.merge(unit, got, run_id, attempt)
+                    outcomes = [state.outcomes[i] for i in range(state.count)]
+                    self.merge(state.unit, outcomes, run_id, state.attempts)
+
+    @staticmethod
+    def _part_bytes(state: _Scanning, index: int, todo: list[tuple[Unit, int]]) -> int:
+        """Bytes of the progress bar one finished part stands for."""
+        total = next(size for unit, size in todo if unit.key == state.unit.key)
+        if not state.parts:
+            return total
+        media = state.parts[-1].end
+        part = state.parts[index]
+        return total * (part.end - part.start) // max(1, media)
 
 
 def run_batch(config: BatchConfig, progress: BatchProgress | None = None) -> BatchSummary:
@@ -325,6 +435,7 @@ def run_batch(config: BatchConfig, progress: BatchProgress | None = None) -> Bat
             "pages": config.template.pages,
             "ocr": config.template.ocr_lang if config.template.ocr else None,
             "timeout": config.template.timeout,
+            "region_bytes": config.region_bytes,
             "policy": {
                 "sensitive_at": config.template.sensitive_at,
                 "fail_on": config.template.fail_on,
@@ -334,6 +445,18 @@ def run_batch(config: BatchConfig, progress: BatchProgress | None = None) -> Bat
         batch = _Batch(config, store, progress or BatchProgress())
         try:
             batch.run(run_id)
+        except KeyboardInterrupt:
+            # Every merged image is whole (one transaction each); what was running is pending.
+            store.db.rollback()
+            store.db.execute("UPDATE batch_units SET status = 'pending' WHERE status = 'running'")
+            store.mark_interrupted(run_id, utc_now())
+            (merged,) = store.db.execute(
+                "SELECT COUNT(*) FROM batch_units WHERE status IN ('done', 'duplicate')"
+            ).fetchone()
+            raise BatchInterrupted(
+                f"{output / 'case.sqlite'} keeps {merged} finished image(s); run the same "
+                "command again to resume"
+            ) from None
         finally:
             (progress or BatchProgress()).stop()
         store.finish_run(run_id, utc_now())

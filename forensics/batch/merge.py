@@ -37,6 +37,44 @@ def delete_image(db: sqlite3.Connection, image_id: int) -> None:
             db.execute(f'DELETE FROM "{table}" WHERE image_id = ?', (image_id,))
 
 
+def insert_rows(
+    db: sqlite3.Connection,
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    fixed: dict[str, Any],
+    shift: dict[str, int],
+    mapped: dict[str, dict[Any, Any]] | None = None,
+    drop: frozenset[str] = frozenset(),
+) -> None:
+    """Insert a unit's rows of ``table``: columns the case lacks and ``drop`` are left out,
+    ``fixed`` columns take one value, ``shift`` columns move by an offset and ``mapped``
+    columns are looked up (an unknown value becomes NULL)."""
+    if not rows:
+        return
+    target = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+    use = [i for i, c in enumerate(columns) if c in target and c not in drop]
+    names = [columns[i] for i in use]
+    lookups = mapped or {}
+
+    def convert(row: tuple[Any, ...]) -> list[Any]:
+        out: list[Any] = []
+        for i, name in zip(use, names, strict=True):
+            value = row[i]
+            if name in fixed:
+                value = fixed[name]
+            elif name in lookups:
+                value = lookups[name].get(value) if value is not None else None
+            elif name in shift and value is not None:
+                value = int(value) + shift[name]
+            out.append(value)
+        return out
+
+    quoted = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" for _ in names)
+    db.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', [convert(r) for r in rows])
+
+
 def merge_unit(
     store: CaseStore,
     tables: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]],
@@ -85,30 +123,6 @@ def merge_unit(
             # table it knows, so there is nothing to map it to.
             continue
         columns, rows = tables[table]
-        if not rows:
-            continue
-        target = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
-        use = [i for i, c in enumerate(columns) if c in target]
-        names = [columns[i] for i in use]
-
-        def mapped(
-            row: tuple[Any, ...], use: list[int] = use, names: list[str] = names
-        ) -> list[Any]:
-            out: list[Any] = []
-            for i, name in zip(use, names, strict=True):
-                value = row[i]
-                if name == "image_id":
-                    value = image_id
-                elif name == "run_id":
-                    value = run_id
-                elif name in offsets and value is not None:
-                    value = int(value) + offsets[name]
-                out.append(value)
-            return out
-
-        quoted = ", ".join(f'"{n}"' for n in names)
-        marks = ", ".join("?" for _ in names)
-        db.executemany(
-            f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', [mapped(r) for r in rows]
-        )
+        fixed = {"image_id": image_id, "run_id": run_id}
+        insert_rows(db, table, columns, rows, fixed, offsets)
     return image_id

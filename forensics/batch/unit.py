@@ -11,9 +11,11 @@ executor) and deletes it. Only the coordinator writes the batch case.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -30,7 +32,8 @@ log = logging.getLogger(__name__)
 SKIP_TABLES = frozenset({"meta", "runs", "sqlite_sequence", "batch_units", "batch_assets"})
 MAX_ERROR_CHARS = 2000
 # Test hook (tests/batch): "NAME=SECONDS[,NAME=SECONDS]" makes the child sleep before scanning
-# an image whose first file is NAME, to stand in for a hung scan or to slow a batch down.
+# an image whose first file is NAME (NAME#START: only the region of a split image that starts
+# at byte START), to stand in for a hung scan or to slow a batch down.
 SLEEP_HOOK = "PFA_BATCH_TEST_SLEEP"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +53,8 @@ class UnitSpec:
     sensitive_at: str = "high"
     fail_on: str = "residual"
     timeout: float | None = None
+    # A part of an image split into regions (forensics.batch.parts): (role, start, end).
+    part: tuple[str, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def run_unit(spec: UnitSpec) -> UnitOutcome:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pfa-unit-") as tmp:
         db_path = Path(tmp) / "case.sqlite"
-        request = json.dumps({"spec": spec.__dict__, "db": str(db_path)})
+        request = json.dumps({"spec": dataclasses.asdict(spec), "db": str(db_path)})
         # The child imports the same forensics package as this worker, installed or not.
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -158,10 +163,11 @@ def _last_json_line(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _test_sleep(name: str) -> None:
+def _test_sleep(name: str, part: tuple[str, int, int] | None) -> None:
+    names = {name} if part is None else {name, f"{name}#{part[1]}"}
     for item in os.environ.get(SLEEP_HOOK, "").split(","):
         target, _, seconds = item.partition("=")
-        if target and target == name:
+        if target and target in names:
             time.sleep(float(seconds or 0))
 
 
@@ -171,12 +177,12 @@ def _scan(spec: UnitSpec, db_path: Path) -> dict[str, Any]:
     from forensics.errors import InputError
     from forensics.jobs import PageOptions
     from forensics.loose import looks_like_disk, looks_like_job_file
-    from forensics.scan import ScanOptions, open_evidence, run_record, scan_image
+    from forensics.scan import ScanOptions, ScanPart, open_evidence, run_record, scan_image
     from forensics.store import CaseStore
     from forensics.verdict import VerdictPolicy
 
     first = Path(spec.paths[0])
-    _test_sleep(first.name)
+    _test_sleep(first.name, spec.part)
     if first.is_file() and not looks_like_disk(first) and looks_like_job_file(first):
         raise InputError(
             f"{first} is a print job or document file, not a disk image (scan it with pfa scan)"
@@ -204,6 +210,7 @@ def _scan(spec: UnitSpec, db_path: Path) -> dict[str, Any]:
                 workers=1,
                 pages=pages,
                 policy=policy,
+                part=ScanPart(*spec.part) if spec.part is not None else None,
             ),
             store,
             run_id,
@@ -221,17 +228,26 @@ def main() -> int:
     """Child entry point: a JSON request on stdin, a JSON reply as the last stdout line."""
     from forensics.errors import InputError
 
+    # The worker that started this scan ignores Ctrl-C (its coordinator handles it), and an
+    # ignored signal stays ignored across exec: this scan must stop on it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     request = json.loads(sys.stdin.read())
     raw = request["spec"]
     raw["paths"] = tuple(raw["paths"])
     raw["rules_dirs"] = tuple(raw["rules_dirs"])
+    if raw.get("part") is not None:
+        role, start, end = raw["part"]
+        raw["part"] = (str(role), int(start), int(end))
     spec = UnitSpec(**raw)
     try:
         reply = _scan(spec, Path(request["db"]))
     except InputError as exc:
         print(json.dumps({"error": str(exc), "input_error": True}))
         return 2
+    except KeyboardInterrupt:
+        print(json.dumps({"error": "interrupted"}))
+        return 130
     except Exception as exc:
         log.debug("unit failed", exc_info=True)
         print(json.dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}))

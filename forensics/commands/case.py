@@ -31,6 +31,16 @@ log = logging.getLogger("forensics.commands")
 CASE_DB = "case.sqlite"
 
 
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a scan: the case keeps what was written, marked interrupted."""
+
+    def __init__(self, case: Path):
+        super().__init__(
+            f"{case} keeps what was scanned so far, marked interrupted (no verdict); "
+            "run the same command again to scan from the start"
+        )
+
+
 def run_scan(
     image_path: Path,
     output: Path,
@@ -88,6 +98,7 @@ def run_scan(
         "policy": (policy or VerdictPolicy()).to_dict(),
     }
     store = CaseStore(db_path)
+    run_id: int | None = None
     try:
         run_id = store.start_run(run)
         result: ScanResult | LooseResult
@@ -122,6 +133,13 @@ def run_scan(
                     RichProgress(Console(stderr=True)),
                 )
         store.finish_run(run_id, result.finished)
+    except KeyboardInterrupt:
+        try:
+            if run_id is not None:
+                store.mark_interrupted(run_id, utc_now())
+        finally:
+            store.close()
+        raise ScanInterrupted(db_path) from None
     except BaseException:
         store.close()
         raise

@@ -82,6 +82,13 @@ def image_ids(case: CaseStore, options: ReportOptions) -> list[int]:
             "SELECT image_id FROM images WHERE verdict IS NOT NULL ORDER BY image_id"
         )
     ]
+    if not known:
+        # Nothing to report is an answer the user must see, not an empty success.
+        interrupted = case.db.execute(
+            "SELECT COUNT(*) FROM images WHERE verdict IS NULL AND data LIKE '%\"interrupted\":true%'"
+        ).fetchone()[0]
+        why = " (its scan was interrupted: run it again)" if interrupted else ""
+        raise InputError(f"{case.path} holds no finished scan{why}")
     if options.image_ids is None:
         return known
     missing = [i for i in options.image_ids if i not in known]

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from fixtures import builders
+from fixtures import builders, carving
 from forensics.batch.__main__ import main as batch_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Fields that record when (and how long) something ran, not what the evidence holds.
-TIME_KEYS = frozenset({"started", "finished", "run_id", "profile", "seconds"})
+# Fields that record when, how long and where something ran, not what the evidence holds.
+TIME_KEYS = frozenset({"started", "finished", "run_id", "profile", "seconds", "host"})
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +57,15 @@ def batch_cmd(*argv: str) -> list[str]:
     return [sys.executable, "-m", "forensics.batch", *argv]
 
 
+def _untimed(value: Any) -> Any:
+    """``value`` with every TIME_KEYS field, at any depth, set to None."""
+    if isinstance(value, dict):
+        return {k: None if k in TIME_KEYS else _untimed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
 def case_content(case: Path) -> dict[str, Any]:
     """Everything in a case that describes the evidence, for comparing two batch runs: every
     record table in full (ids included), timestamps and the run table left out."""
@@ -76,10 +85,7 @@ def case_content(case: Path) -> dict[str, Any]:
             for key in TIME_KEYS & item.keys():
                 item[key] = None
             if isinstance(item.get("data"), str) and item["data"].startswith("{"):
-                data = json.loads(item["data"])
-                for key in TIME_KEYS & data.keys():
-                    data[key] = None
-                item["data"] = data
+                item["data"] = _untimed(json.loads(item["data"]))
             rows.append(item)
         content[table] = rows
     units = db.execute(
@@ -109,3 +115,92 @@ def first_run(fleet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     out = tmp_path_factory.mktemp("batch") / "case"
     code = run_batch(str(fleet_dir), "-o", str(out), "--workers", "2", "-q")
     return out, code
+
+
+def evidence_view(case: Path) -> dict[str, Any]:
+    """What a case says about each image, free of row ids (file and finding numbers depend on
+    the order records were written in): for comparing a split scan with a whole one."""
+    db = sqlite3.connect(f"{case.resolve().as_uri()}?mode=ro", uri=True)
+    view: dict[str, Any] = {}
+    for image_id, path, verdict, data in db.execute(
+        "SELECT image_id, path, verdict, data FROM images ORDER BY path"
+    ):
+        files = dict(db.execute("SELECT file_id, path FROM files WHERE image_id = ?", (image_id,)))
+
+        def rows(sql: str, image_id: int = image_id) -> list[str]:
+            out = []
+            for (text,) in db.execute(sql, (image_id,)):
+                item = json.loads(text)
+                for key in TIME_KEYS | {"finding_id", "problem_id"}:
+                    item.pop(key, None)
+                out.append(json.dumps(item, sort_keys=True))
+            return sorted(out)
+
+        record = json.loads(data)
+        findings = sorted(
+            json.dumps([files.get(file_id), job_id, json.loads(text)], sort_keys=True)
+            for file_id, job_id, text in db.execute(
+                "SELECT file_id, job_id, data FROM findings WHERE image_id = ?", (image_id,)
+            )
+        )
+        view[Path(path).name] = {
+            "verdict": verdict,
+            "image": {
+                k: record.get(k)
+                for k in ("hashes", "verdict_reasons", "disk_map", "partition_scheme", "ocr")
+            },
+            "findings": findings,
+            "jobs": rows("SELECT data FROM jobs WHERE image_id = ?"),
+            "problems": rows("SELECT data FROM problems WHERE image_id = ?"),
+            "print_jobs": rows("SELECT data FROM print_jobs WHERE image_id = ?"),
+            "artefacts": rows("SELECT data FROM artefacts WHERE image_id = ?"),
+            "timeline": rows("SELECT data FROM timeline WHERE image_id = ?"),
+            "texts": sorted(
+                db.execute(
+                    "SELECT job_id, seq, name, text FROM job_texts WHERE image_id = ?", (image_id,)
+                )
+            ),
+            "files": sorted(
+                db.execute(
+                    "SELECT volume_idx, path, inode, size, allocated FROM files WHERE image_id = ?",
+                    (image_id,),
+                )
+            ),
+        }
+    db.close()
+    return view
+
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def drives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Images with what a split can cut through: file jobs and their raw hits in other regions,
+    deleted files recovered by carving and matched by name or size, carved jobs in free space,
+    a split raw set with a job cut off by the end of the medium, a fragmented deleted file."""
+    images = tmp_path_factory.mktemp("drives") / "images"
+    images.mkdir()
+    (images / "printer-demo.img").symlink_to(ROOT / "fixtures" / "demo" / "printer-demo.img")
+    carving.build_ext4_carving(images)
+    carving.build_split_carving(images)
+    builders.build_ext2_deleted(images)
+    for leftover in images.glob("*work*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+    return images
+
+
+@pytest.fixture(scope="session")
+def whole_case(drives: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("whole") / "case"
+    assert run_batch(str(drives), "-o", str(out), "-q", "--workers", "2") == 1
+    return out / "case.sqlite"
+
+
+@pytest.fixture(scope="session")
+def split_case(drives: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("split") / "case"
+    code = run_batch(str(drives), "-o", str(out), "-q", "--workers", "2", "--region-size", "1M")
+    assert code == 1
+    return out / "case.sqlite"

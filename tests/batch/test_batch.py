@@ -16,6 +16,7 @@ import pytest
 from forensics.batch.discover import discover
 from forensics.batch.fleet import neutralise
 from tests.batch.conftest import ROOT, batch_cmd, case_content, run_batch, units
+from tests.test_interrupt import interrupt
 
 EXPECTED = {
     "all_zero.img": "wiped",
@@ -413,3 +414,35 @@ def test_fleet_html_one_row_per_device_with_links(
     assert len(page.links) == 7
     for link in page.links:
         assert (dest.parent / link).is_file() and link.startswith("report-image")
+
+
+def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(fleet_dir: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("all_zero.img", "ext2_deleted.img"):
+        (small / name).symlink_to(fleet_dir / name)
+    out = tmp_path / "case"
+    env = {**os.environ, "PFA_BATCH_TEST_SLEEP": "ext2_deleted.img=600"}
+    returncode, stderr = interrupt(
+        batch_cmd(str(small), "-o", str(out), "-q", "--workers", "2"),
+        env,
+        lambda: _done_units(out / "case.sqlite") >= 1,
+        cwd=ROOT,
+    )
+    assert returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == [
+        f"pfa: interrupted: {out / 'case.sqlite'} keeps 1 finished image(s); "
+        "run the same command again to resume"
+    ]
+    rows = units(out / "case.sqlite")
+    assert rows["all_zero.img"]["status"] == "done"
+    assert rows["ext2_deleted.img"]["status"] == "pending"
+    db = sqlite3.connect(out / "case.sqlite")
+    statuses = [json.loads(d).get("status") for (d,) in db.execute("SELECT data FROM runs")]
+    assert statuses == ["interrupted"]
+    db.close()
+    assert run_batch(str(small), "-o", str(out), "-q", "--workers", "2") == 1
+    rows = units(out / "case.sqlite")
+    assert {r["status"] for r in rows.values()} == {"done"}
+    assert rows["all_zero.img"]["image_id"] == 1  # kept, not scanned again

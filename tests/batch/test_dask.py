@@ -88,6 +88,23 @@ def test_dask_cluster_gives_the_same_case(
     assert json.loads(run[0])["options"]["scheduler"] == cluster
 
 
+def test_regions_of_large_images_run_on_the_cluster(
+    cluster: str, drives: Path, split_case: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "case"
+    code = run_batch(
+        str(drives), "-o", str(out), "-q", "--scheduler", cluster, "--region-size", "1M"
+    )
+    assert code == 1
+    assert case_content(out / "case.sqlite") == case_content(split_case)
+    hosts = {
+        part["host"]
+        for (data,) in sqlite3.connect(out / "case.sqlite").execute("SELECT data FROM images")
+        for part in json.loads(data)["parts"]
+    }
+    assert hosts  # each part says where it ran
+
+
 def test_scheduler_unreachable_is_one_line(fleet_dir: Path, tmp_path: Path) -> None:
     port = _free_port()
     done = subprocess.run(
