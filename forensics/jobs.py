@@ -42,7 +42,14 @@ from forensics.formats.base import (
 )
 from forensics.progress import Progress
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
-from forensics.render.base import RenderedPage, preview, render_pages, renderer_for
+from forensics.render.base import (
+    PREVIEW_PNG_LEVEL,
+    RenderedPage,
+    preview,
+    render_pages,
+    renderer_for,
+    thumbnail_png,
+)
 from forensics.render.ocr import (
     DEFAULT_LANGUAGE,
     OCR_TOLERANT_VALIDATORS,
@@ -459,15 +466,22 @@ class JobExtractor:
                 "complete": page.complete,
                 "notes": list(page.notes),
                 "preview": None,
+                "thumbnail": None,
                 "ocr": False,
                 "ocr_confidence": None,
                 "ocr_words": None,
             }
             if options.previews is not None and page.number in reduced:
                 name = f"{job_id}-page{page.number:03d}.png"
+                thumb = f"{job_id}-page{page.number:03d}-thumb.png"
                 with out.timed("previews"):
-                    reduced[page.number].save(options.previews / name, "PNG")
+                    small = reduced[page.number]
+                    small.save(options.previews / name, "PNG", compress_level=PREVIEW_PNG_LEVEL)
+                    # report.html embeds thumbnails: made here, in the job workers, from the
+                    # page in memory, not decoded again from the preview by the report writer
+                    (options.previews / thumb).write_bytes(thumbnail_png(small))
                 record["preview"] = f"{options.previews.name}/{name}"
+                record["thumbnail"] = f"{options.previews.name}/{thumb}"
             result = results.get(page.number)
             if isinstance(result, str):
                 record["notes"] = [*page.notes, result]

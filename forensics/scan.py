@@ -30,7 +30,14 @@ import numpy as np
 import yara
 
 from forensics import __version__
-from forensics.carve import MAX_CARVE_BYTES, Candidate, CarvedRegion, Carver, find_candidates
+from forensics.carve import (
+    MAX_CARVE_BYTES,
+    Candidate,
+    CarvedRegion,
+    Carver,
+    carve_rules,
+    find_candidates,
+)
 from forensics.detect.rules import RuleSet
 from forensics.detect.scanner import Detection, DetectionError, Detector
 from forensics.diskmap import CLASSES, UNIT, DiskMap
@@ -81,6 +88,7 @@ LEAD = 4096
 READ_RETRY_PIECE = 64 * 1024
 MAX_CHUNKS_AWAITING_HASH = 2  # bounds memory when hashing is slower than scanning
 CHUNKS_AHEAD = 3  # chunks matched while the file systems are walked, before attribution starts
+MATCHERS = 2  # YARA threads: rules.match releases the GIL, so two chunks are matched at once
 # How far before a fragment seam a match may start: YARA hands over at most 512 bytes of a
 # match, so 1 KiB covers every match plus its UTF-16 form.
 SEAM_REACH = 1024
@@ -752,11 +760,14 @@ class _ImageScan:
         self.progress.start(read_to - read_from, "scanning")
         # Beside the main thread run reading ahead, one thread per hash (FIFO, so each digest
         # sees the bytes in order; hashlib releases the GIL, so MD5, the slowest, sets the
-        # pace rather than the sum of all three) and YARA (which releases the GIL too). The
-        # main thread attributes the previous chunk's hits and classifies its blocks meanwhile.
+        # pace rather than the sum of all three) and MATCHERS YARA threads (rules.match releases
+        # the GIL too, so two chunks are matched at once; their results are taken in chunk
+        # order). The main thread attributes earlier chunks' hits and classifies their blocks.
+        if self.carver is not None:
+            carve_rules()  # compiled once here, not by two YARA threads at once
         reader = ThreadPoolExecutor(1, thread_name_prefix="pfa-read")
         hash_threads = [ThreadPoolExecutor(1, thread_name_prefix="pfa-hash") for _ in hashers]
-        matcher = ThreadPoolExecutor(1, thread_name_prefix="pfa-yara")
+        matcher = ThreadPoolExecutor(MATCHERS, thread_name_prefix="pfa-yara")
         hashing: deque[list[Future[None]]] = deque()
         carver_open = self.carver is not None
         try:
@@ -802,7 +813,7 @@ class _ImageScan:
                 if prepare is not None and not prepared and ready:
                     prepare()
                     prepared = True
-                while prepared and len(in_flight) > 1:
+                while prepared and len(in_flight) > MATCHERS:
                     carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
             if not prepared and prepare is not None:
                 prepare()

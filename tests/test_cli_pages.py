@@ -51,6 +51,8 @@ def test_scan_renders_ocrs_and_writes_previews(fax_folder: Path, tmp_path: Path)
     preview = out / page["preview"]
     assert preview.is_file() and preview.parent == out / "pages"
     assert Image.open(preview).width <= 1728 * 150 // 204 + 1  # at most 150 dpi
+    thumbnail = out / page["thumbnail"]  # what report.html embeds
+    assert thumbnail.parent == out / "pages" and max(Image.open(thumbnail).size) <= 160
     ssn = [f for f in report["findings"] if f["rule"] == "pii_ssn_formatted"]
     assert len(ssn) == 1 and ssn[0]["job_id"] == job["job_id"]
     assert ssn[0]["ocr_confidence"] == page["ocr_confidence"]

@@ -9,6 +9,7 @@ tokenizer in postscript.py, the text marked heuristic.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import io
 import itertools
@@ -17,6 +18,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from forensics.formats.base import (
@@ -49,18 +51,24 @@ from forensics.formats.postscript import (
     read_value,
 )
 
-try:  # a declared dependency; without it every file goes through the raw fallback
-    import pypdf
-
-    HAVE_PYPDF = True
-except ImportError:  # pragma: no cover - only in a broken install
-    HAVE_PYPDF = False
-
 log = logging.getLogger(__name__)
 # pypdf warns through logging about every font it cannot fully parse; without a handler of its
 # own those warnings reach stderr via logging's last-resort handler. Applications that configure
 # logging still receive them (propagation is unchanged).
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
+
+
+@functools.cache
+def load_pypdf() -> ModuleType | None:
+    """pypdf, imported on the first PDF rather than at start-up (0.1 s every run would pay);
+    None without it (a declared dependency: only a broken install lacks it, and then every
+    file goes through the raw fallback)."""
+    try:
+        import pypdf
+    except ImportError:  # pragma: no cover - only in a broken install
+        return None
+    return pypdf
+
 
 # Limits.
 MAX_PDF_PAGES = 2000  # pages whose text is extracted
@@ -208,7 +216,8 @@ class PdfParser(FormatParser):
         updates = max(0, eof_count - 1 - (1 if linearized else 0))
         xref_sections = len(_XREF_TABLE.findall(data)) + len(_XREF_STREAM.findall(data))
         extra.append(("xref sections", str(xref_sections)))
-        document = self._read_with_pypdf(data) if HAVE_PYPDF else None
+        pypdf = load_pypdf()
+        document = self._read_with_pypdf(pypdf, data) if pypdf is not None else None
         if document is None or (not document.pages and not document.encrypted):
             reason = document.notes[-1] if document and document.notes else "pypdf unavailable"
             fallback = self._read_raw(data, ctx, reason)
@@ -230,7 +239,7 @@ class PdfParser(FormatParser):
             document.page_count = count or None
         return document
 
-    def _read_with_pypdf(self, data: bytes) -> _Document:
+    def _read_with_pypdf(self, pypdf: ModuleType, data: bytes) -> _Document:
         """Everything pypdf can read; when it cannot open the file, the reason is the last note."""
         document = _Document()
         try:

@@ -14,6 +14,7 @@ Rules every renderer follows (the same as parsers'):
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -30,6 +31,10 @@ MAX_PAGE_PIXELS = 120_000_000  # a letter page at 1200 dpi is 134 M: refused; at
 MAX_RENDER_SECONDS = 60.0  # per job, all pages
 PREVIEW_DPI = 150  # written page previews are at most this resolution
 MAX_PREVIEW_SIDE = 2400  # and at most this many pixels on their longer side
+# zlib level of written previews: 4 gives files within ~6 % of the default (6) on text pages in
+# two thirds of the time (13 ms instead of 21 ms for a 150 dpi letter page)
+PREVIEW_PNG_LEVEL = 4
+THUMB_SIDE = 160  # pixels, longest side of the page thumbnails shown in report.html
 
 
 class RenderError(Exception):
@@ -155,6 +160,15 @@ def preview(page: RenderedPage, dpi: int = PREVIEW_DPI) -> Image.Image:
         # there, in ~3 ms instead of ~35 ms for a letter page.
         return source.reduce(round(factor))
     return source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+
+def thumbnail_png(image: Image.Image) -> bytes:
+    """A PNG of ``image`` scaled to at most THUMB_SIDE pixels a side (grey or RGB)."""
+    small = image.copy()
+    small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    out = io.BytesIO()
+    small.convert("L" if small.mode in ("1", "L") else "RGB").save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 _loaded = False

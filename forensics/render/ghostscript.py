@@ -55,7 +55,7 @@ from construct import Const, ConstructError, Int32ub, Struct
 from PIL import Image
 
 from forensics.formats.base import MAX_PARSE_BYTES
-from forensics.formats.pdf import HEADER_WINDOW
+from forensics.formats.pdf import HEADER_WINDOW, load_pypdf
 from forensics.formats.postscript import NAME, NUMBER, Lexer, number_list
 from forensics.render.base import (
     PREVIEW_DPI,
@@ -65,13 +65,6 @@ from forensics.render.base import (
     RenderLimits,
     check_page_size,
 )
-
-try:  # a declared dependency; without it image-only PDF pages need Ghostscript too
-    import pypdf
-
-    HAVE_PYPDF = True
-except ImportError:  # pragma: no cover - only in a broken install
-    HAVE_PYPDF = False
 
 log = logging.getLogger(__name__)
 # As in formats/pdf.py: pypdf's warnings about damaged files go to logging; without a handler of
@@ -385,7 +378,7 @@ class PdfRenderer(GhostscriptRenderer):
                 yield page
         except RenderError as exc:
             # Nothing from Ghostscript (a file it cannot repair): pypdf may still find pictures.
-            if produced or limits.expired() or not HAVE_PYPDF:
+            if produced or limits.expired() or load_pypdf() is None:
                 raise
             try:
                 yield from self._image_pages(data, limits)
@@ -395,7 +388,8 @@ class PdfRenderer(GhostscriptRenderer):
     # ------------------------------------------------------------------ pypdf fallback
 
     def _image_pages(self, data: bytes, limits: RenderLimits) -> Iterator[RenderedPage]:
-        if not HAVE_PYPDF:
+        pypdf = load_pypdf()
+        if pypdf is None:
             raise RenderError("neither Ghostscript (gs) nor pypdf is available")
         try:
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)

@@ -192,6 +192,15 @@ def decode_none(seed: bytearray, data: bytes) -> None:
     seed[:] = data[:size].ljust(size, b"\0")
 
 
+def _scaled(
+    pixels: np.ndarray, rows: np.ndarray | slice, columns: np.ndarray | slice
+) -> np.ndarray:
+    """``pixels[rows][:, columns]`` (nearest-neighbour scaling by index arrays): ``np.take``
+    gathers along one axis 2-3x faster than fancy indexing does."""
+    picked = pixels[rows] if isinstance(rows, slice) else np.take(pixels, rows, axis=0)
+    return picked[:, columns] if isinstance(columns, slice) else np.take(picked, columns, axis=1)
+
+
 def decode_run_length(seed: bytearray, data: bytes) -> None:
     """Mode 1: byte pairs (repeat count − 1, value)."""
     size = len(seed)
@@ -1015,7 +1024,7 @@ class Interpreter:
         if place is None:
             return
         page_rows, source_rows, page_columns, source_columns = place
-        shown = ink[source_rows][:, source_columns]
+        shown = _scaled(ink, source_rows, source_columns)
         canvas = self.canvas()
         if canvas.rgb is not None:
             target = canvas.rgb[page_rows, page_columns]
@@ -1037,10 +1046,10 @@ class Interpreter:
         if place is None:
             return
         page_rows, source_rows, page_columns, source_columns = place
-        shown_mask = mask[source_rows][:, source_columns]
+        shown_mask = _scaled(mask, source_rows, source_columns)
         if not shown_mask.any():
             return
-        shown = colours[source_rows][:, source_columns]
+        shown = _scaled(colours, source_rows, source_columns)
         target = self.canvas().to_rgb()[page_rows, page_columns]
         target[shown_mask] = shown[shown_mask]
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import bisect
 import html
-import io
 import json
 import logging
 import re
@@ -44,7 +43,8 @@ from forensics.store import CaseStore
 
 log = logging.getLogger("forensics.report.html")
 
-THUMB_SIDE = 160  # pixels, longest side of a page thumbnail
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_THUMB_BYTES = 256 * 1024  # a 160-pixel PNG is a few KiB; anything larger is not ours
 THUMBS_PER_JOB = 4  # pages shown when a job is opened (the first one also in its row)
 MAX_THUMBS = 400  # per report: a page-heavy case stays a file a mail system accepts
 MAX_FINDINGS_LISTED = 5000  # in the findings section (all of them are in report.json)
@@ -96,32 +96,67 @@ def _dl(items: Iterable[tuple[str, object]]) -> str:
 
 
 class _Thumbs:
-    """Page thumbnails as data: URIs, read from the previews the scan wrote beside the case."""
+    """Page thumbnails as data: URIs, read from the files the scan wrote beside the case.
+
+    A page record names its thumbnail (made by the job workers); for a case written before
+    they were, the thumbnail is made here from the page's preview. Each page is embedded once
+    per report and a thumbnail that is not a small PNG inside the case folder is never used.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder.resolve()
         self.made = 0
+        self._uris: dict[tuple[str | None, str | None], str | None] = {}
 
-    def uri(self, preview: str | None) -> str | None:
-        if not preview or self.made >= MAX_THUMBS:
+    def uri(self, page: dict[str, Any]) -> str | None:
+        preview, thumbnail = page.get("preview"), page.get("thumbnail")
+        key = (preview, thumbnail)
+        if key in self._uris:
+            return self._uris[key]
+        if self.made >= MAX_THUMBS:
             return None
-        path = (self.folder / preview).resolve()
+        png = self._read(thumbnail) or self._from_preview(preview)
+        uri = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+        self.made += uri is not None
+        self._uris[key] = uri
+        return uri
+
+    def _inside(self, name: object) -> Path | None:
+        if not name or not isinstance(name, str):
+            return None
+        path = (self.folder / name).resolve()
         if not path.is_relative_to(self.folder) or not path.is_file():
-            return None  # a preview path is ours, but never follow one out of the case folder
+            return None  # a page path is ours, but never follow one out of the case folder
+        return path
+
+    def _read(self, thumbnail: object) -> bytes | None:
+        path = self._inside(thumbnail)
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as handle:
+                png = handle.read(MAX_THUMB_BYTES + 1)
+        except OSError as exc:
+            log.debug("thumbnail %s: %s", path, exc)
+            return None
+        if len(png) > MAX_THUMB_BYTES or not png.startswith(PNG_SIGNATURE):
+            return None
+        return png
+
+    def _from_preview(self, preview: object) -> bytes | None:
+        path = self._inside(preview)
+        if path is None:
+            return None
         from PIL import Image, UnidentifiedImageError
+
+        from forensics.render.base import thumbnail_png
 
         try:
             with Image.open(path) as image:
-                image.thumbnail((THUMB_SIDE, THUMB_SIDE))
-                out = io.BytesIO()
-                image.convert("L" if image.mode in ("1", "L") else "RGB").save(
-                    out, "PNG", optimize=True
-                )
+                return thumbnail_png(image)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             log.debug("thumbnail of %s: %s", path, exc)
             return None
-        self.made += 1
-        return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 STYLE = """
@@ -450,7 +485,7 @@ class _Report:
 
     def print_job(self, job: dict[str, Any]) -> None:
         pages = job.get("rendered_pages") or []
-        thumbs = [(p, self.thumbs.uri(p.get("preview"))) for p in pages[:THUMBS_PER_JOB]]
+        thumbs = [(p, self.thumbs.uri(p)) for p in pages[:THUMBS_PER_JOB]]
         first = next((uri for _, uri in thumbs if uri), None)
         counts = job.get("findings") or {}
         total = sum(int(n) for n in counts.values())
@@ -633,7 +668,7 @@ class _Report:
         when = meta.get("submitted") or meta.get("created") or meta.get("completed") or ""
         document = meta.get("document_name") or meta.get("job_name") or ""
         pages = job.get("rendered_pages") or []
-        thumbs = [(p, self.thumbs.uri(p.get("preview"))) for p in pages[:THUMBS_PER_JOB]]
+        thumbs = [(p, self.thumbs.uri(p)) for p in pages[:THUMBS_PER_JOB]]
         first = next((uri for _, uri in thumbs if uri), None)
         location = str(job.get("location_class") or "") + (" (carved)" if job.get("carved") else "")
         cells = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import shutil
@@ -10,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from forensics.report.html import text
 from tests.report.conftest import FORMULA_USER, SCRIPT_NAME, SSN, pfa
@@ -91,6 +94,51 @@ def test_job_table_with_thumbnails_and_details(demo_case: Path) -> None:
     assert all((a.get("src") or "").startswith("data:image/png;base64,") for a in thumbs)
     assert sum(1 for tag, _ in page.tags if tag == "details") >= len(job_rows)
     assert "evidence address" in page.text("jobs")
+
+
+def _thumb_srcs(report_html: Path) -> list[str]:
+    _, page = read(report_html)
+    return [
+        a.get("src") or "" for tag, a in page.tags if tag == "img" and a.get("class") == "thumb"
+    ]
+
+
+def test_thumbnails_are_the_files_the_scan_wrote(demo_case: Path) -> None:
+    report = json.loads((demo_case / "report.json").read_text(encoding="utf-8"))
+    pages = [p for job in report["jobs"] for p in job["rendered_pages"] if p["preview"]]
+    assert pages
+    written = set()
+    for page in pages:
+        thumb = demo_case / page["thumbnail"]
+        assert thumb.parent == demo_case / "pages" and thumb.read_bytes().startswith(b"\x89PNG")
+        with Image.open(thumb) as image:
+            assert max(image.size) <= 160
+        written.add("data:image/png;base64," + base64.b64encode(thumb.read_bytes()).decode())
+    srcs = _thumb_srcs(demo_case / "report.html")
+    assert srcs and set(srcs) <= written
+
+
+def test_thumbnails_of_a_case_without_them_and_of_a_tampered_one(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    """A case written before thumbnails were (or whose thumbnail is not a small PNG) still
+    shows pages: the thumbnail is made from the preview."""
+    case = tmp_path / "case"
+    shutil.copytree(demo_case, case)
+    thumbs = sorted((case / "pages").glob("*-thumb.png"))
+    assert thumbs
+    thumbs[0].write_bytes(b"<svg onload=alert(1)>")  # not a PNG: never embedded
+    for thumb in thumbs[1:]:
+        thumb.unlink()
+    (case / "report.html").unlink()
+    done = pfa("report", str(case), "--format", "html")
+    assert done.returncode == 0, done.stderr
+    srcs = _thumb_srcs(case / "report.html")
+    assert len(srcs) == len(_thumb_srcs(demo_case / "report.html"))
+    for src in srcs:
+        png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
+        with Image.open(io.BytesIO(png)) as image:
+            assert max(image.size) <= 160
 
 
 def test_self_contained(demo_case: Path) -> None:
