@@ -608,7 +608,12 @@ def _ocr_or_error(page: RenderedPage, language: str) -> OcrResult | str:
 _WORKER_EXTRACTOR: JobExtractor | None = None
 _IN_WORKER = False
 PARALLEL_MIN_SOURCES = 8  # below this, forking workers costs more than it saves
-MAX_IN_FLIGHT_PER_WORKER = 2  # bounds the job bytes held for workers at once
+# Sources handed to the workers and not yet taken back (results are taken in order): a window
+# of several per worker keeps the others busy while one works on a long job; the bytes bound
+# keeps the sources held at once (each up to MAX_PARSE_BYTES) within memory.
+MAX_IN_FLIGHT_PER_WORKER = 8
+MIN_IN_FLIGHT_PER_WORKER = 2
+MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
 
 def _extract_in_worker(source: JobSource) -> Extracted:
@@ -628,7 +633,8 @@ def extract_all(
     """Extract from every source, in order; in forked worker processes when it pays off.
 
     Parsing print languages is pure Python and CPU-bound: processes, not threads, use the
-    other cores. At most ``workers * MAX_IN_FLIGHT_PER_WORKER`` sources wait at once.
+    other cores. At most ``workers * MAX_IN_FLIGHT_PER_WORKER`` sources wait at once, fewer
+    (down to ``workers * MIN_IN_FLIGHT_PER_WORKER``) when they hold over MAX_IN_FLIGHT_BYTES.
     """
     if workers <= 1 or count < PARALLEL_MIN_SOURCES or "fork" not in mp.get_all_start_methods():
         for source in sources:
@@ -644,10 +650,16 @@ def extract_all(
         )
         try:
             pending: deque[tuple[JobSource, Future[Extracted]]] = deque()
+            held = 0
             for source in sources:
                 pending.append((source, pool.submit(_extract_in_worker, source)))
-                while len(pending) >= workers * MAX_IN_FLIGHT_PER_WORKER:
+                held += len(source.data)
+                while len(pending) >= workers * MAX_IN_FLIGHT_PER_WORKER or (
+                    held > MAX_IN_FLIGHT_BYTES
+                    and len(pending) >= workers * MIN_IN_FLIGHT_PER_WORKER
+                ):
                     done_source, future = pending.popleft()
+                    held -= len(done_source.data)
                     yield done_source, future.result()
             while pending:
                 done_source, future = pending.popleft()
