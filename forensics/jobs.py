@@ -43,11 +43,11 @@ from forensics.formats.base import (
 from forensics.progress import Progress
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
 from forensics.render.base import (
-    PREVIEW_PNG_LEVEL,
     RenderedPage,
     preview,
     render_pages,
     renderer_for,
+    save_preview,
     thumbnail_png,
 )
 from forensics.render.ocr import (
@@ -476,7 +476,7 @@ class JobExtractor:
                 thumb = f"{job_id}-page{page.number:03d}-thumb.png"
                 with out.timed("previews"):
                     small = reduced[page.number]
-                    small.save(options.previews / name, "PNG", compress_level=PREVIEW_PNG_LEVEL)
+                    save_preview(small, options.previews / name)
                     # report.html embeds thumbnails: made here, in the job workers, from the
                     # page in memory, not decoded again from the preview by the report writer
                     (options.previews / thumb).write_bytes(thumbnail_png(small))

@@ -20,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from PIL import Image
@@ -162,8 +163,40 @@ def preview(page: RenderedPage, dpi: int = PREVIEW_DPI) -> Image.Image:
     return source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
+PALETTE_LEVELS = 16  # 4-bit PNG palette: the largest below 8 bits (PNG 11.2.2: 1, 2, 4, 8)
+
+
+def save_preview(image: Image.Image, path: Path) -> None:
+    """Write a page preview as PNG, losslessly.
+
+    A grey preview with at most PALETTE_LEVELS grey levels (a 1-bit page reduced by a whole
+    factor has 5 of them at 2:1 and 17 at 4:1) is written as a 4-bit palette image: the
+    same pixels in half the encoding time of 8-bit grey (fewer bytes to filter and deflate),
+    and a smaller file.
+    """
+    if image.mode == "L":
+        counted = image.getcolors(PALETTE_LEVELS)
+        if counted is not None:
+            levels = sorted(level for _, level in counted if isinstance(level, int))
+            index = [0] * 256
+            for number, level in enumerate(levels):
+                index[level] = number
+            indexed = image.point(index)
+            indexed.putpalette([channel for level in levels for channel in (level,) * 3])
+            indexed.save(path, "PNG", bits=4, compress_level=PREVIEW_PNG_LEVEL)
+            return
+    image.save(path, "PNG", compress_level=PREVIEW_PNG_LEVEL)
+
+
+def _grey_palette(image: Image.Image) -> bool:
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
+
+
 def thumbnail_png(image: Image.Image) -> bytes:
     """A PNG of ``image`` scaled to at most THUMB_SIDE pixels a side (grey or RGB)."""
+    if image.mode == "P":  # a preview written by save_preview: scaled as grey, not by index
+        image = image.convert("L" if _grey_palette(image) else "RGB")
     small = image.copy()
     small.thumbnail((THUMB_SIDE, THUMB_SIDE))
     out = io.BytesIO()
