@@ -49,6 +49,9 @@ format: venv
 	$(VENV)/bin/ruff format forensics tests fixtures bench
 
 test: setup lint
+	@# Many tests start pfa in a child process: byte-compile once, as a pip install would, so
+	@# that none of them compiles the package from source (PYTHONDONTWRITEBYTECODE may be set).
+	@$(PY) -m compileall -q forensics fixtures tests > /dev/null
 	@rc=0; $(VENV)/bin/pytest -q -p no:cacheprovider || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$rc
