@@ -329,10 +329,16 @@ class _ImageScan:
         self.lookahead_raw: list[tuple[int, str]] = []
         self.carved_digests: dict[int, str] = {}  # image offset → SHA-256 of a whole carved region
 
+    @property
+    def once_per_image(self) -> bool:
+        """Whether this scan does what is done once per image (a whole scan, or the primary
+        part of a split one): the layout, file jobs, fragmented re-reads, unreadable ranges."""
+        return self.part is None or self.part.primary
+
     def structure_problem(self, problem: Problem) -> None:
         """A Problem of the layout or a file system: recorded once per image, by the part that
         records the layout (every part walks the file systems)."""
-        if self.part is None or self.part.primary:
+        if self.once_per_image:
             self.problem(problem)
 
     # --- structure --------------------------------------------------------------------------
@@ -408,7 +414,7 @@ class _ImageScan:
                 and _is_user_file(entry.path)
             ):
                 self.user_files_with_content += 1
-                if self.options.parse_jobs and (self.part is None or self.part.primary):
+                if self.options.parse_jobs and self.once_per_image:
                     self._sniff(fs, walked, file_id)
             # Re-read logically: fragmented files (hits across fragments) and resident NTFS
             # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
@@ -565,7 +571,7 @@ class _ImageScan:
             before = self.jobs
             self._store_extracted(extracted, None, pair_keys, (region.image_offset, region.length))
             self.carved_jobs += int(self.jobs > before)
-            if self.part is not None and not self.part.primary and extracted.jobs:
+            if not self.once_per_image and extracted.jobs:
                 # Only the primary part knows the file jobs: the coordinator turns a carved job
                 # that repeats one byte for byte into a copy of it, as a whole scan does here.
                 self.store.add_part_carved(
@@ -875,7 +881,7 @@ class _ImageScan:
         return offset, data
 
     def _unreadable(self, piece_index: int) -> None:
-        if self.part is not None and not self.part.primary:
+        if not self.once_per_image:
             return  # the primary part reads every byte (for the hashes) and records it once
         with self._problem_lock:
             if piece_index in self._unreadable_pieces:
@@ -1121,7 +1127,7 @@ def scan_image(
     hashes = scan.stream(disk_map, prepare=prepare)
     layout = layouts[0]
     stage_started = scan.stage_done("stream", stage_started)
-    if options.part is None or options.part.primary:
+    if scan.once_per_image:
         scan.logical_pass()
         stage_started = scan.stage_done("logical re-read", stage_started)
     if options.parse_jobs:

@@ -94,7 +94,8 @@ READERS = {
 }
 
 
-def _json(obj: Any) -> str:
+def case_json(obj: Any) -> str:
+    """The JSON form of a record in the case database (compact, keys sorted: stable bytes)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
@@ -162,7 +163,7 @@ class CaseStore:
                 record["host"],
                 record["rules_sha256"],
                 record["started"],
-                _json(record),
+                case_json(record),
             ),
         )
         self.db.commit()
@@ -184,7 +185,8 @@ class CaseStore:
         record = json.loads(row[0]) if row and row[0] else {}
         record["status"] = "interrupted"
         self.db.execute(
-            "UPDATE runs SET finished = ?, data = ? WHERE run_id = ?", (when, _json(record), run_id)
+            "UPDATE runs SET finished = ?, data = ? WHERE run_id = ?",
+            (when, case_json(record), run_id),
         )
         for image_id, path, size in list(
             self.db.execute(
@@ -195,7 +197,7 @@ class CaseStore:
             self.db.execute(
                 "UPDATE images SET data = ? WHERE image_id = ?",
                 (
-                    _json(
+                    case_json(
                         {
                             "paths": [path],
                             "size": size,
@@ -224,7 +226,7 @@ class CaseStore:
                 hashes.get("sha1"),
                 hashes.get("sha256"),
                 verdict,
-                _json(record),
+                case_json(record),
                 image_id,
             ),
         )
@@ -240,14 +242,14 @@ class CaseStore:
                 record["offset"],
                 record["length"],
                 record.get("filesystem"),
-                _json(record),
+                case_json(record),
             ),
         )
 
     def add_filesystem(self, image_id: int, record: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO filesystems VALUES (?, ?, ?, ?)",
-            (image_id, record["volume_index"], record["type"], _json(record)),
+            (image_id, record["volume_index"], record["type"], case_json(record)),
         )
 
     def add_file(self, image_id: int, entry: FileEntry) -> int:
@@ -262,7 +264,7 @@ class CaseStore:
                 entry.size,
                 int(entry.allocated),
                 entry.kind,
-                _json(entry.to_dict()),
+                case_json(entry.to_dict()),
             ),
         )
         return int(cur.lastrowid or 0)
@@ -282,7 +284,7 @@ class CaseStore:
                 finding.value_sha256,
                 file_id,
                 finding.job_id,
-                _json(finding.to_dict()),
+                case_json(finding.to_dict()),
                 finding.confidence,
             ),
         )
@@ -307,7 +309,7 @@ class CaseStore:
                 job.path,
                 file_id,
                 job.parent_job_id,
-                _json(job.to_dict()),
+                case_json(job.to_dict()),
             ),
         )
         self.db.executemany(
@@ -326,7 +328,7 @@ class CaseStore:
             data["paired_with"] = list(others)
             self.db.execute(
                 "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
-                (_json(data), image_id, job_id),
+                (case_json(data), image_id, job_id),
             )
 
     def add_job_copy(self, image_id: int, job_id: str, copy: dict[str, Any]) -> None:
@@ -340,7 +342,7 @@ class CaseStore:
         data["carved_copies"] = [*data.get("carved_copies", []), copy]
         self.db.execute(
             "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
-            (_json(data), image_id, job_id),
+            (case_json(data), image_id, job_id),
         )
 
     def update_job_page(
@@ -376,7 +378,7 @@ class CaseStore:
         data["findings"] = int(data.get("findings") or 0) + findings
         self.db.execute(
             "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
-            (_json(data), image_id, job_id),
+            (case_json(data), image_id, job_id),
         )
 
     def known_values(self, image_id: int, job_id: str, file_id: int | None) -> set[str]:
@@ -401,7 +403,7 @@ class CaseStore:
         self.db.execute(PART_SCHEMA)
         self.db.execute(
             "INSERT INTO part_carved VALUES (?, ?, ?, ?, ?, ?)",
-            (image_id, image_offset, length, sha256, _json(copy), _json(job_ids)),
+            (image_id, image_offset, length, sha256, case_json(copy), case_json(job_ids)),
         )
 
     def top_level_job_hashes(self, image_id: int) -> dict[str, str]:
@@ -465,14 +467,14 @@ class CaseStore:
                     j.user,
                     j.state,
                     j.recoverable,
-                    _json(j.to_dict()),
+                    case_json(j.to_dict()),
                 )
                 for j in print_jobs
             ),
         )
         db.executemany(
             "INSERT INTO artefacts VALUES (?, ?, ?, ?, ?)",
-            ((image_id, a.artefact_id, a.kind, a.path, _json(a.to_dict())) for a in artefacts),
+            ((image_id, a.artefact_id, a.kind, a.path, case_json(a.to_dict())) for a in artefacts),
         )
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS timeline_unsorted"
@@ -482,7 +484,7 @@ class CaseStore:
         for batch in events:
             db.executemany(
                 "INSERT INTO timeline_unsorted (time, kind, data) VALUES (?, ?, ?)",
-                ((e.datetime, e.kind, _json(e.to_dict())) for e in batch),
+                ((e.datetime, e.kind, case_json(e.to_dict())) for e in batch),
             )
         db.execute(
             "INSERT INTO timeline (image_id, time, kind, data) SELECT ?, time, kind, data"
@@ -517,7 +519,7 @@ class CaseStore:
     def add_problem(self, image_id: int, problem: Problem) -> None:
         self.db.execute(
             "INSERT INTO problems (image_id, code, data) VALUES (?, ?, ?)",
-            (image_id, problem.code, _json(problem.to_dict())),
+            (image_id, problem.code, case_json(problem.to_dict())),
         )
 
     def commit(self) -> None:

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from typing import Any
 
-from forensics.store import CaseStore
+from forensics.store import CaseStore, case_json
 
 
 def _rowid_keys(db: sqlite3.Connection) -> dict[str, str]:
@@ -107,7 +107,7 @@ def merge_unit(
             image["sha1"],
             image["sha256"],
             image["verdict"],
-            json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+            case_json(data),
         ),
     )
     image_id = int(cur.lastrowid or 0)

@@ -29,7 +29,7 @@ from forensics.batch.merge import insert_rows
 from forensics.diskmap import UNIT, DiskMap
 from forensics.printjobs import consolidate_or_problem
 from forensics.scan import ScanPart, image_evidence
-from forensics.store import CaseStore
+from forensics.store import CaseStore, case_json
 from forensics.verdict import VerdictPolicy, decide
 
 Tables = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]
@@ -177,12 +177,8 @@ def _count_raw_hits_of_job_files(db: sqlite3.Connection, image_id: int, primary_
             job["findings"] = int(job.get("findings") or 0) + more
             db.execute(
                 "UPDATE jobs SET data = ? WHERE image_id = ? AND job_id = ?",
-                (_json(job), image_id, job_id),
+                (case_json(job), image_id, job_id),
             )
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _carved_copies(store: CaseStore, image_id: int, carved: list[dict[str, Any]]) -> None:
@@ -289,11 +285,7 @@ def _finish(
     )
     db.execute(
         "UPDATE images SET verdict = ?, data = ? WHERE image_id = ?",
-        (
-            str(verdict),
-            json.dumps(record, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-            image_id,
-        ),
+        (str(verdict), case_json(record), image_id),
     )
 
 
