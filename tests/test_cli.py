@@ -34,24 +34,6 @@ def test_version() -> None:
     assert done.stdout.strip() == f"pfa {__version__}"
 
 
-def test_start_up_leaves_pypdf_to_the_first_pdf() -> None:
-    """Every run imports the CLI and the scan; pypdf (0.1 s) waits for a PDF to parse."""
-    code = (
-        "import sys, forensics.cli, forensics.scan, forensics.jobs, forensics.render.base;"
-        "from forensics.formats.base import registered_formats; registered_formats();"
-        "print('pypdf' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.strip() == "False"
-
-
 def test_help_explains_every_command_and_option() -> None:
     top = pfa("--help")
     assert top.returncode == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,22 @@ def run_batch(*argv: str, capsys: pytest.CaptureFixture[str] | None = None) -> i
 
 def batch_cmd(*argv: str) -> list[str]:
     return [sys.executable, "-m", "forensics.batch", *argv]
+
+
+def batch_process(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``pfa batch ARGV`` in a child process from the repository root, its output captured
+    (the caller checks the exit code)."""
+    return subprocess.run(
+        batch_cmd(*argv),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _untimed(value: Any) -> Any:

@@ -15,7 +15,7 @@ import pytest
 
 from forensics.batch.discover import discover
 from forensics.batch.fleet import neutralise
-from tests.batch.conftest import ROOT, batch_cmd, case_content, run_batch, units
+from tests.batch.conftest import ROOT, batch_cmd, batch_process, case_content, run_batch, units
 from tests.test_interrupt import interrupt
 
 EXPECTED = {
@@ -154,14 +154,8 @@ def test_hung_image_times_out_and_others_finish(fleet_dir: Path, tmp_path: Path)
     for name in ("all_zero.img", "ext2_deleted.img"):
         (small / name).symlink_to(fleet_dir / name)
     env = {**os.environ, "PFA_BATCH_TEST_SLEEP": "ext2_deleted.img=600"}
-    done = subprocess.run(
-        [*batch_cmd(str(small), "-o", str(tmp_path / "case"), "-q", "--timeout", "3")],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = batch_process(
+        str(small), "-o", str(tmp_path / "case"), "-q", "--timeout", "3", env=env, timeout=300
     )
     assert done.returncode == 2, done.stderr
     assert "ext2_deleted.img: timed out after 3 s" in done.stderr
@@ -293,14 +287,10 @@ def test_same_case_whatever_the_completion_order(
 ) -> None:
     # The first image in key order is held back, so every other image finishes before it.
     out = tmp_path / "late-first"
-    done = subprocess.run(
-        batch_cmd(str(fleet_dir), "-o", str(out), "-q", "--workers", "2"),
+    done = batch_process(
+        str(fleet_dir),
+        *("-o", str(out), "-q", "--workers", "2"),
         env={**os.environ, "PFA_BATCH_TEST_SLEEP": "all_zero.img=8"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert case_content(out / "case.sqlite") == case_content(first_run[0] / "case.sqlite")

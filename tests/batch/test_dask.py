@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.conftest import ROOT, case_content, run_batch
+from tests.batch.conftest import ROOT, batch_process, case_content, run_batch
 
 distributed = pytest.importorskip("distributed")
 DASK = Path(sys.executable).with_name("dask")
@@ -107,23 +107,11 @@ def test_regions_of_large_images_run_on_the_cluster(
 
 def test_scheduler_unreachable_is_one_line(fleet_dir: Path, tmp_path: Path) -> None:
     port = _free_port()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "forensics.batch",
-            str(fleet_dir),
-            "-o",
-            str(tmp_path / "case"),
-            "--scheduler",
-            f"tcp://127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = batch_process(
+        str(fleet_dir),
+        *("-o", str(tmp_path / "case"), "--scheduler", f"tcp://127.0.0.1:{port}"),
         env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"},
+        timeout=300,
     )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("pfa: error: cannot reach the Dask scheduler")

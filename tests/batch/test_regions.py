@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from forensics.batch.cli import parse_byte_size
 from forensics.batch.parts import split_regions
 from forensics.diskmap import UNIT
-from tests.batch.conftest import ROOT, MiB, batch_cmd, case_content, evidence_view, run_batch, units
+from tests.batch.conftest import MiB, batch_process, case_content, evidence_view, run_batch, units
 
 
 def test_images_larger_than_the_region_size_are_scanned_in_parts(split_case: Path) -> None:
@@ -63,17 +62,10 @@ def test_a_hung_region_fails_its_image_only(drives: Path, tmp_path: Path) -> Non
         (small / name).symlink_to(drives / name)
     # The demo's region at 5 MiB hangs: retried once, then the image is failed, not the batch.
     env = {**os.environ, "PFA_BATCH_TEST_SLEEP": f"printer-demo.img#{5 * MiB}=600"}
-    done = subprocess.run(
-        [
-            *batch_cmd(str(small), "-o", str(tmp_path / "case"), "-q", "--timeout", "12"),
-            *("--region-size", "1M"),
-        ],
+    done = batch_process(
+        str(small),
+        *("-o", str(tmp_path / "case"), "-q", "--timeout", "12", "--region-size", "1M"),
         env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert "printer-demo.img: timed out after 12 s (scan killed) (in one of its 16 regions)" in (
@@ -107,13 +99,8 @@ def test_region_size_accepts_sizes(text: str, size: int) -> None:
 
 
 def test_bad_region_size_is_a_one_line_error(drives: Path, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [*batch_cmd(str(drives), "-o", str(tmp_path / "c"), "--region-size", "huge")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = batch_process(
+        str(drives), "-o", str(tmp_path / "c"), "--region-size", "huge", timeout=120
     )
     assert done.returncode == 2
     assert "not a size: 'huge'" in done.stderr

@@ -22,15 +22,28 @@ def test_every_subcommand_is_a_registered_command_in_help_order() -> None:
         assert name in help_text
 
 
-def test_wipe_does_not_import_the_scanner() -> None:
-    code = (
-        "import sys, forensics.wipe; print('forensics.scan' in sys.modules, 'yara' in sys.modules)"
-    )
+def loaded_after(code: str, *modules: str) -> list[bool]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``."""
+    check = f"{code}; import sys; print(*(m in sys.modules for m in {modules!r}))"
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", check],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        timeout=120,
         check=True,
     )
-    assert done.stdout.split() == ["False", "False"]
+    return [word == "True" for word in done.stdout.split()]
+
+
+def test_wipe_does_not_import_the_scanner() -> None:
+    assert loaded_after("import forensics.wipe", "forensics.scan", "yara") == [False, False]
+
+
+def test_start_up_leaves_pypdf_to_the_first_pdf() -> None:
+    """Every scan imports the CLI, the scan and every format; pypdf (0.1 s) waits for a PDF."""
+    code = (
+        "import forensics.cli, forensics.scan, forensics.jobs, forensics.render.base;"
+        "from forensics.formats.base import registered_formats; registered_formats()"
+    )
+    assert loaded_after(code, "pypdf") == [False]
