@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -92,10 +92,16 @@ class CarvedRegion:
         )
 
 
+# The carve rules' namespace when they are compiled together with the detection rules (rule
+# files get "pfa<N>_<stem>" and "user<N>_<stem>", so no rule file can take it).
+CARVE_NAMESPACE = "pfa_carve"
+
+
 @dataclass(frozen=True)
 class _Rules:
     rules: yara.Rules
     patterns: dict[tuple[str, str], tuple[str, CarvePattern]]  # (rule, string id) → pattern
+    source: str  # the rule text, for compiling it together with other rules
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +122,8 @@ def carve_rules() -> _Rules:
             + "\n".join(strings)
             + "\n  condition:\n    any of them\n}\n"
         )
-    return _Rules(yara.compile(source="\n".join(sources)), patterns)
+    source = "\n".join(sources)
+    return _Rules(yara.compile(source=source), patterns, source)
 
 
 def find_candidates(
@@ -124,10 +131,22 @@ def find_candidates(
 ) -> tuple[list[Candidate], int]:
     """Candidates whose match starts in ``buf[accept_start:accept_end]`` (absolute offsets),
     in offset order, and how many were left unexamined over the per-chunk cap."""
+    return candidates_in(carve_rules().rules.match(data=buf), buf, base, accept_start, accept_end)
+
+
+def candidates_in(
+    matches: Iterable[yara.Match],
+    buf: bytes,
+    base: int,
+    accept_start: int,
+    accept_end: int | None,
+) -> tuple[list[Candidate], int]:
+    """``find_candidates`` from YARA matches of the carve rules over ``buf`` already made
+    (alone, or in ``CARVE_NAMESPACE`` of a joined rule set)."""
     rules = carve_rules()
     limit = len(buf) if accept_end is None else accept_end
     found: list[Candidate] = []
-    for match in rules.rules.match(data=buf):
+    for match in matches:
         for string in match.strings:
             name, pattern = rules.patterns[(match.rule, string.identifier)]
             cls = FormatParser.registry[name]

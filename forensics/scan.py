@@ -31,15 +31,17 @@ import yara
 
 from forensics import __version__
 from forensics.carve import (
+    CARVE_NAMESPACE,
     MAX_CARVE_BYTES,
     Candidate,
     CarvedRegion,
     Carver,
+    candidates_in,
     carve_rules,
     find_candidates,
 )
 from forensics.detect.rules import RuleSet
-from forensics.detect.scanner import Detection, DetectionError, Detector
+from forensics.detect.scanner import Detection, DetectionError, Detector, match_rules
 from forensics.diskmap import CLASSES, UNIT, DiskMap
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
@@ -311,6 +313,7 @@ class _ImageScan:
         self._unstored_problems: list[Problem] = []
         self.residual_units = 0
         self.carver = Carver(image.size, self.locator.locate) if options.parse_jobs else None
+        self.joined_rules: yara.Rules | None = None  # detection + carve rules (stream)
         self.carved_jobs = 0
         self.carved_copies = 0
         self.ocr_requests: list[OcrRequest] = []  # pages the job passes left for the OCR stage
@@ -769,8 +772,10 @@ class _ImageScan:
         # pace rather than the sum of all three) and MATCHERS YARA threads (rules.match releases
         # the GIL too, so two chunks are matched at once; their results are taken in chunk
         # order). The main thread attributes earlier chunks' hits and classifies their blocks.
-        if self.carver is not None:
-            carve_rules()  # compiled once here, not by two YARA threads at once
+        if self.carver is not None and self.joined_rules is None:
+            # Compiled once here, not by two YARA threads at once. Where a chunk is both
+            # searched and carved, one YARA pass with both sets does both (see RuleSet.joined).
+            self.joined_rules = self.detector.ruleset.joined(CARVE_NAMESPACE, carve_rules().source)
         reader = ThreadPoolExecutor(1, thread_name_prefix="pfa-read")
         hash_threads = [ThreadPoolExecutor(1, thread_name_prefix="pfa-hash") for _ in hashers]
         matcher = ThreadPoolExecutor(MATCHERS, thread_name_prefix="pfa-yara")
@@ -909,8 +914,11 @@ class _ImageScan:
         carve: bool = True,
     ) -> _Matched:
         """Detections and carve candidates of one buffer (on the YARA thread)."""
+        carve = carve and self.carver is not None
+        if detect and carve and self.joined_rules is not None:
+            return self._match_joined(self.joined_rules, buf, base, accept_start, accept_end)
         detections = self._detect(buf, base, accept_start, accept_end) if detect else []
-        if self.carver is None or not carve:
+        if not carve:
             return detections, [], 0
         try:
             candidates, unexamined = find_candidates(buf, base, accept_start, accept_end)
@@ -921,6 +929,22 @@ class _ImageScan:
             return detections, [], 0
         return detections, candidates, unexamined
 
+    def _match_joined(
+        self, rules: yara.Rules, buf: bytes, base: int, accept_start: int, accept_end: int | None
+    ) -> _Matched:
+        """``_match`` in one YARA pass of the detection and carve rules joined."""
+        try:
+            matches = match_rules(rules, buf, base)
+        except DetectionError as exc:
+            message = f"{exc}; neither the rules nor the carving signatures were searched"
+            self.problem(Problem("detection-error", message, "error", image_offset=base))
+            return [], [], 0
+        carving = [m for m in matches if m.namespace == CARVE_NAMESPACE]
+        searched = [m for m in matches if m.namespace != CARVE_NAMESPACE]
+        detections = self._detect(buf, base, accept_start, accept_end, matches=searched)
+        candidates, unexamined = candidates_in(carving, buf, base, accept_start, accept_end)
+        return detections, candidates, unexamined
+
     def _detect(
         self,
         buf: bytes,
@@ -928,14 +952,18 @@ class _ImageScan:
         accept_start: int,
         accept_end: int | None,
         where: str | None = None,
+        matches: list[yara.Match] | None = None,
     ) -> list[Detection]:
         """YARA + validators on one buffer; a failure becomes a Problem.
 
         ``where`` names a file for buffers of logical file content (``base`` is then a file
-        offset, not an image offset).
+        offset, not an image offset); ``matches`` are the detection rules' matches when the
+        caller ran YARA.
         """
         try:
-            return self.detector.scan(buf, base, accept_start=accept_start, accept_end=accept_end)
+            return self.detector.scan(
+                buf, base, accept_start=accept_start, accept_end=accept_end, matches=matches
+            )
         except DetectionError as exc:
             if where is None:
                 problem = Problem("detection-error", str(exc), "error", image_offset=base)

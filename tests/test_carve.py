@@ -355,3 +355,31 @@ def test_every_carvable_format_is_carved_whole(tmp_path: Path) -> None:
         assert carved == length or (name == "shd" and 0 < length - carved < 4), (name, carved)
         assert not any(medium[offset + carved : offset + length])
     assert len(regions) == len(placed), [(r.format, r.image_offset) for r in regions]
+
+
+def test_one_joined_yara_pass_finds_what_two_passes_find() -> None:
+    """The stream matches the detection and carve rules in one YARA pass (RuleSet.joined); the
+    split of its matches gives the same detections and candidates as a pass of each set."""
+    from fixtures import secrets
+    from forensics.carve import CARVE_NAMESPACE, candidates_in, carve_rules
+    from forensics.detect.scanner import Detector
+
+    job = (
+        carving.UEL + b'@PJL JOB NAME="x"\r\n@PJL ENTER LANGUAGE=PCL\r\n\x1bE'
+        + f"SSN {secrets.SSN} mail {secrets.EMAIL}".encode() + b"\x1bE" + carving.UEL
+    )  # fmt: skip
+    buf = bytes(4096) + job + b"%!PS-Adobe-3.0\n%%EOF\n" + bytes(4096)
+    rules = load_rules()
+    joined = rules.joined(CARVE_NAMESPACE, carve_rules().source)
+    matches = joined.match(data=buf)
+    assert {m.namespace == CARVE_NAMESPACE for m in matches} == {True, False}
+    detector = Detector(rules)
+    searched = [m for m in matches if m.namespace != CARVE_NAMESPACE]
+    carving_matches = [m for m in matches if m.namespace == CARVE_NAMESPACE]
+    alone_found = detector.scan(buf, 100)
+    assert {d.rule for d in alone_found} >= {"pii_ssn_formatted", "pii_email"}
+    assert detector.scan(buf, 100, matches=searched) == alone_found
+    alone = find_candidates(buf, 100, 0, None)
+    assert alone[0] and candidates_in(carving_matches, buf, 100, 0, None) == alone
+    with pytest.raises(ValueError, match="taken"):
+        rules.joined(rules.sources[0][0], carve_rules().source)

@@ -35,6 +35,19 @@ class RuleSet:
     files: tuple[Path, ...]
     sha256: str  # over every rule file's path name and bytes, in order
     warnings: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...] = ()  # (namespace, rule text) as compiled
+
+    def joined(self, namespace: str, source: str) -> yara.Rules:
+        """These rules and ``source`` (in its own namespace) compiled into one set.
+
+        YARA builds one Aho-Corasick automaton over every string of a compiled set, so one pass
+        with the joined set costs about what the larger part costs alone; two passes cost the
+        sum (measured on the 256 MiB benchmark: detection 0.60 s, carving 0.41 s, joined
+        0.64 s of CPU). Each part was compiled on its own first, so warnings are not errors.
+        """
+        if namespace in dict(self.sources):
+            raise ValueError(f"namespace {namespace!r} is taken by a rule file")
+        return yara.compile(sources={**dict(self.sources), namespace: source})
 
 
 def shipped_rules_dir() -> Path:
@@ -101,7 +114,9 @@ def load_rules(extra: list[Path] | None = None) -> RuleSet:
     warnings = tuple(str(w) for w in getattr(rules, "warnings", []) or [])
     for warning in warnings:
         log.warning("YARA: %s", warning)
-    return RuleSet(rules, tuple([*shipped, *user]), digest.hexdigest(), warnings)
+    return RuleSet(
+        rules, tuple([*shipped, *user]), digest.hexdigest(), warnings, tuple(sources.items())
+    )
 
 
 def rule_meta(meta: dict[str, object]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import yara
@@ -118,6 +119,14 @@ class DetectionError(Exception):
     """YARA could not scan a buffer; the scan records a Problem and goes on."""
 
 
+def match_rules(rules: yara.Rules, buf: bytes, base: int) -> list[yara.Match]:
+    """``rules`` over ``buf`` (at absolute offset ``base``), a YARA failure as DetectionError."""
+    try:
+        return rules.match(data=buf, timeout=SCAN_TIMEOUT_SECONDS)  # type: ignore[no-any-return]
+    except yara.Error as exc:
+        raise DetectionError(f"YARA failed on {len(buf)} bytes at offset {base}: {exc}") from exc
+
+
 def _is_wide(data: bytes) -> bool:
     """A match of an ``ascii wide`` string in its UTF-16LE form: every high byte is zero.
 
@@ -141,23 +150,22 @@ class Detector:
         accept_start: int = 0,
         accept_end: int | None = None,
         utf8: bool = False,
+        matches: Iterable[yara.Match] | None = None,
     ) -> list[Detection]:
         """Confirmed detections in ``buf``, whose first byte is at absolute offset ``base``.
 
         Only matches starting in ``[accept_start, accept_end)`` of ``buf`` are kept: the bytes
         before belong to the previous chunk (read again as a lead, so that no rule sees an
         artificial start of data), the bytes after are the overlap of the next chunk.
+        ``matches``: the rule set's matches over ``buf`` when the caller ran YARA itself (with
+        these rules joined to others); otherwise they are made here.
         Raises DetectionError when YARA fails (time-out, internal error).
         """
         if not buf:
             return []
         limit = len(buf) if accept_end is None else accept_end
-        try:
-            matches = self.ruleset.rules.match(data=buf, timeout=SCAN_TIMEOUT_SECONDS)
-        except yara.Error as exc:
-            raise DetectionError(
-                f"YARA failed on {len(buf)} bytes at offset {base}: {exc}"
-            ) from exc
+        if matches is None:
+            matches = match_rules(self.ruleset.rules, buf, base)
         best: dict[tuple[int, int], Detection] = {}
         for match in matches:
             meta = rule_meta(match.meta)
