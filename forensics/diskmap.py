@@ -326,6 +326,28 @@ def refine_units(rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return codes
 
 
+def classify_units(data: bytes | memoryview) -> np.ndarray:
+    """The class code (index into CLASSES) of each UNIT of ``data``, the last one possibly short.
+
+    Pure (no map is touched), so the scan runs it on its YARA threads: numpy releases the GIL
+    over whole arrays, and the main thread only adds the codes up (``DiskMap.add``).
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    full = arr.size // UNIT
+    classes: list[np.ndarray] = []
+    if full:
+        rows = arr[: full * UNIT].reshape(full, UNIT)
+        codes, _ = classify_rows(rows)
+        classes.append(refine_units(rows, codes))
+    if arr.size % UNIT:
+        tail = arr[full * UNIT :].reshape(1, arr.size - full * UNIT)
+        codes, _ = classify_rows(tail)
+        classes.append(refine_units(tail, codes))
+    if not classes:
+        return np.zeros(0, dtype=np.uint8)
+    return np.concatenate(classes)
+
+
 @dataclass
 class DiskMap:
     """Accumulates unit classes; ``cells()`` merges them to at most MAX_CELLS map cells."""
@@ -346,20 +368,15 @@ class DiskMap:
 
         Returns the class code of each unit (index into CLASSES).
         """
-        arr = np.frombuffer(data, dtype=np.uint8)
-        full = arr.size // UNIT
-        classes: list[np.ndarray] = []
-        if full:
-            rows = arr[: full * UNIT].reshape(full, UNIT)
-            codes, _ = classify_rows(rows)
-            classes.append(refine_units(rows, codes))
-        if arr.size % UNIT:
-            tail = arr[full * UNIT :].reshape(1, arr.size - full * UNIT)
-            codes, _ = classify_rows(tail)
-            classes.append(refine_units(tail, codes))
-        if not classes:
-            return np.zeros(0, dtype=np.uint8)
-        unit_classes = np.concatenate(classes)
+        unit_classes = classify_units(data)
+        self.add(unit_classes, offset)
+        return unit_classes
+
+    def add(self, unit_classes: np.ndarray, offset: int) -> None:
+        """Count units classified by ``classify_units`` (of data at image ``offset``, a
+        multiple of UNIT) into the map."""
+        if unit_classes.size == 0:
+            return
         tally = np.bincount(unit_classes, minlength=len(CLASSES))
         for code, name in enumerate(CLASSES):
             self.counts[name] += int(tally[code])
@@ -367,7 +384,6 @@ class DiskMap:
         units_per_cell = self.cell_size // UNIT
         cells = (first_unit + np.arange(unit_classes.size)) // units_per_cell
         np.maximum.at(self._cells, cells, unit_classes)
-        return unit_classes
 
     def cells(self) -> list[tuple[int, int, str]]:
         """Merged runs of equal class: (offset, length, class)."""

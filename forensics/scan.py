@@ -42,7 +42,7 @@ from forensics.carve import (
 )
 from forensics.detect.rules import RuleSet
 from forensics.detect.scanner import Detection, DetectionError, Detector, match_rules
-from forensics.diskmap import CLASSES, UNIT, DiskMap
+from forensics.diskmap import CLASSES, UNIT, DiskMap, classify_units
 from forensics.errors import ImageReadError, InputError
 from forensics.evidence.address import step
 from forensics.evidence.disk import DiskLayout, Volume, read_layout, whole_image_layout
@@ -102,6 +102,15 @@ _ORPHANS = "/$OrphanFiles/"  # deleted files TSK found by inode: user content de
 
 # What the YARA thread returns for a chunk: detections, carve candidates, candidates over the cap.
 _Matched = tuple[list[Detection], list[Candidate], int]
+
+
+@dataclass(frozen=True)
+class _Examined:
+    """What a YARA thread made of one chunk: its matches, and the disk-map class of each unit
+    (None where the chunk is not examined)."""
+
+    matched: _Matched
+    unit_classes: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -202,8 +211,8 @@ def _beyond_tables(data: bytes) -> bool:
     return False
 
 
-_NOTHING_MATCHED: Future[_Matched] = Future()
-_NOTHING_MATCHED.set_result(([], [], 0))
+_NOTHING_MATCHED: Future[_Examined] = Future()
+_NOTHING_MATCHED.set_result(_Examined(([], [], 0), None))
 
 
 @dataclass(frozen=True)
@@ -791,7 +800,7 @@ class _ImageScan:
             spans_iter = iter(positions)
             current = next(spans_iter, None)
             pending_read = fetch(*current) if current is not None else None
-            in_flight: deque[tuple[Future[_Matched], memoryview, int, _ChunkUse]] = deque()
+            in_flight: deque[tuple[Future[_Examined], memoryview, int, _ChunkUse]] = deque()
             prepared = prepare is None
             while current is not None and pending_read is not None:
                 pos, end = current
@@ -813,9 +822,8 @@ class _ImageScan:
                 use = spans.use(pos)
                 accept_end = None if end >= size else lead + len(core)
                 if use.detect or use.lookahead or use.candidates:
-                    detect = use.detect or use.lookahead
                     matching = matcher.submit(
-                        self._match, buf, start, lead, accept_end, detect, use.candidates
+                        self._examine, buf, start, lead, accept_end, core, use
                     )
                 else:
                     matching = _NOTHING_MATCHED
@@ -851,16 +859,17 @@ class _ImageScan:
     def _finish_chunk(
         self,
         disk_map: DiskMap,
-        matching: Future[_Matched],
+        matching: Future[_Examined],
         core: memoryview,
         pos: int,
         use: _ChunkUse,
         carver_open: bool,
     ) -> bool:
         """Attribute one chunk's hits, classify it, feed the carver; whether it still feeds."""
-        if use.detect:
-            self._classify(disk_map, core, pos)
-        detections, candidates, unexamined = matching.result()
+        examined = matching.result()
+        if examined.unit_classes is not None:
+            self._classify(disk_map, examined.unit_classes, core, pos)
+        detections, candidates, unexamined = examined.matched
         if use.detect:
             for detection in detections:
                 self._record(detection, self.locator.locate(detection.offset))
@@ -903,6 +912,21 @@ class _ImageScan:
                 image_offset=start,
             )
         )
+
+    def _examine(
+        self,
+        buf: bytes,
+        base: int,
+        accept_start: int,
+        accept_end: int | None,
+        core: memoryview,
+        use: _ChunkUse,
+    ) -> _Examined:
+        """Match one buffer and classify the units of its chunk (on a YARA thread)."""
+        matched = self._match(
+            buf, base, accept_start, accept_end, use.detect or use.lookahead, use.candidates
+        )
+        return _Examined(matched, classify_units(core) if use.detect else None)
 
     def _match(
         self,
@@ -972,8 +996,8 @@ class _ImageScan:
             self.problem(problem)
             return []
 
-    def _classify(self, disk_map: DiskMap, core: memoryview, pos: int) -> None:
-        classes = disk_map.classify(core, pos)
+    def _classify(self, disk_map: DiskMap, classes: np.ndarray, core: memoryview, pos: int) -> None:
+        disk_map.add(classes, pos)
         # Structured units outside file-system metadata are residual data (random fill is judged
         # by the verdict: encryption or wiping with random data).
         for index in np.flatnonzero(classes == CLASSES.index("structured")).tolist():
