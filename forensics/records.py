@@ -38,11 +38,22 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass → its field names (fields() is slow)
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, EvidenceAddress):
-        return {"chain": value.to_list(), "text": str(value)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in _SCALARS:  # most leaves: tested first, by exact type
+        return value
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if isinstance(value, EvidenceAddress):
+            return {"chain": value.to_list(), "text": str(value)}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
