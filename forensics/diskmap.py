@@ -326,6 +326,9 @@ def refine_units(rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return codes
 
 
+_UNITS_PER_SLICE = 32  # 2 MiB of units classified at a time (classify_units)
+
+
 def classify_units(data: bytes | memoryview) -> np.ndarray:
     """The class code (index into CLASSES) of each UNIT of ``data``, the last one possibly short.
 
@@ -335,8 +338,11 @@ def classify_units(data: bytes | memoryview) -> np.ndarray:
     arr = np.frombuffer(data, dtype=np.uint8)
     full = arr.size // UNIT
     classes: list[np.ndarray] = []
-    if full:
-        rows = arr[: full * UNIT].reshape(full, UNIT)
+    # In slices: the temporaries (masked copies of rows, histograms) stay a few MiB per thread
+    # whatever the chunk size, and the scan classifies on two threads at once.
+    for first in range(0, full, _UNITS_PER_SLICE):
+        last = min(full, first + _UNITS_PER_SLICE)
+        rows = arr[first * UNIT : last * UNIT].reshape(last - first, UNIT)
         codes, _ = classify_rows(rows)
         classes.append(refine_units(rows, codes))
     if arr.size % UNIT:

@@ -80,7 +80,9 @@ from forensics.verdict import Evidence, Verdict, VerdictPolicy, decide
 
 log = logging.getLogger(__name__)
 
-CHUNK = 16 * 1024 * 1024
+# 8 MiB: up to ~6 buffers are alive at once (read ahead, matched on two threads, awaiting hashes,
+# held by the carver); 16 MiB cost ~20-35 MiB more peak RSS on the benchmark at the same speed.
+CHUNK = 8 * 1024 * 1024
 # Longer than any shipped rule's match plus its context. YARA itself hands over at most 512 bytes
 # of a match (YR_MAX_MATCH_DATA), so shipped rules keep every match within 512 bytes as ASCII;
 # a UTF-16 match longer than 512 bytes reaches its validator cut short.
