@@ -47,3 +47,10 @@ def test_start_up_leaves_pypdf_to_the_first_pdf() -> None:
         "from forensics.formats.base import registered_formats; registered_formats()"
     )
     assert loaded_after(code, "pypdf") == [False]
+
+
+def test_start_up_leaves_the_xml_writer_to_dfxml() -> None:
+    """xml.sax.saxutils pulls in urllib.request, http.client, ssl and email (~15 ms); only a
+    DFXML report needs it, so building the command line does not import it."""
+    code = "from forensics.cli import build_parser; build_parser()"
+    assert loaded_after(code, "xml.sax.saxutils", "urllib.request") == [False, False]
