@@ -102,7 +102,7 @@ _SYSTEM_PATHS = ("/$", "/lost+found")
 _ORPHANS = "/$OrphanFiles/"  # deleted files TSK found by inode: user content despite the "$"
 
 
-# What the YARA thread returns for a chunk: detections, carve candidates, candidates over the cap.
+# What matching one buffer gives: detections, carve candidates, candidates over the cap.
 _Matched = tuple[list[Detection], list[Candidate], int]
 
 
@@ -780,13 +780,19 @@ class _ImageScan:
         self.progress.start(read_to - read_from, "scanning")
         # Beside the main thread run reading ahead, one thread per hash (FIFO, so each digest
         # sees the bytes in order; hashlib releases the GIL, so MD5, the slowest, sets the
-        # pace rather than the sum of all three) and MATCHERS YARA threads (rules.match releases
-        # the GIL too, so two chunks are matched at once; their results are taken in chunk
-        # order). The main thread attributes earlier chunks' hits and classifies their blocks.
+        # pace rather than the sum of all three) and MATCHERS YARA threads, which also classify
+        # each chunk's units (rules.match and numpy release the GIL too, so two chunks are
+        # examined at once; their results are taken in chunk order). The main thread
+        # attributes earlier chunks' hits and adds their unit classes to the disk map.
         if self.carver is not None and self.joined_rules is None:
             # Compiled once here, not by two YARA threads at once. Where a chunk is both
             # searched and carved, one YARA pass with both sets does both (see RuleSet.joined).
-            self.joined_rules = self.detector.ruleset.joined(CARVE_NAMESPACE, carve_rules().source)
+            try:
+                self.joined_rules = self.detector.ruleset.joined(
+                    CARVE_NAMESPACE, carve_rules().source
+                )
+            except (yara.Error, ValueError):  # each set compiled alone: two passes then
+                log.debug("detection and carve rules not joined", exc_info=True)
         reader = ThreadPoolExecutor(1, thread_name_prefix="pfa-read")
         hash_threads = [ThreadPoolExecutor(1, thread_name_prefix="pfa-hash") for _ in hashers]
         matcher = ThreadPoolExecutor(MATCHERS, thread_name_prefix="pfa-yara")

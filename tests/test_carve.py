@@ -383,3 +383,25 @@ def test_one_joined_yara_pass_finds_what_two_passes_find() -> None:
     assert alone[0] and candidates_in(carving_matches, buf, 100, 0, None) == alone
     with pytest.raises(ValueError, match="taken"):
         rules.joined(rules.sources[0][0], carve_rules().source)
+
+
+def test_rules_that_cannot_be_joined_are_matched_in_two_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the joined rule set does not compile, the stream falls back to one YARA pass per rule
+    set and recovers the same jobs and findings."""
+    import yara
+
+    from forensics.detect.rules import RuleSet
+
+    built = carving.build_ext4_carving(tmp_path / "built")
+    joined = _scan(built.path, tmp_path / "joined")
+
+    def cannot_join(self: RuleSet, namespace: str, source: str) -> yara.Rules:
+        raise yara.Error("cannot join")
+
+    monkeypatch.setattr(RuleSet, "joined", cannot_join)
+    apart = _scan(built.path, tmp_path / "apart")
+    assert any(job["carved"] for job in _top_jobs(joined))
+    for key in ("jobs", "findings", "problems"):
+        assert apart[key] == joined[key], key
