@@ -942,8 +942,8 @@ class _ImageScan:
         base: int,
         accept_start: int,
         accept_end: int | None,
-        detect: bool = True,
-        carve: bool = True,
+        detect: bool,
+        carve: bool,
     ) -> _Matched:
         """Detections and carve candidates of one buffer (on the YARA thread)."""
         carve = carve and self.carver is not None
