@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yara
 
-from fixtures import carving
+from fixtures import carving, secrets
 from fixtures.carving import CarvingImage, Placed
-from forensics.carve import Carver, find_candidates
+from forensics.carve import CARVE_NAMESPACE, Carver, candidates_in, carve_rules, find_candidates
 from forensics.cli import main
-from forensics.detect.rules import load_rules
+from forensics.detect.rules import RuleSet, load_rules
+from forensics.detect.scanner import Detector
 from forensics.evidence.address import EvidenceAddress
 from forensics.evidence.locate import Location
 from forensics.records import LocationClass
@@ -360,9 +362,6 @@ def test_every_carvable_format_is_carved_whole(tmp_path: Path) -> None:
 def test_one_joined_yara_pass_finds_what_two_passes_find() -> None:
     """The stream matches the detection and carve rules in one YARA pass (RuleSet.joined); the
     split of its matches gives the same detections and candidates as a pass of each set."""
-    from fixtures import secrets
-    from forensics.carve import CARVE_NAMESPACE, candidates_in, carve_rules
-    from forensics.detect.scanner import Detector
 
     job = (
         carving.UEL + b'@PJL JOB NAME="x"\r\n@PJL ENTER LANGUAGE=PCL\r\n\x1bE'
@@ -390,10 +389,6 @@ def test_rules_that_cannot_be_joined_are_matched_in_two_passes(
 ) -> None:
     """If the joined rule set does not compile, the stream falls back to one YARA pass per rule
     set and recovers the same jobs and findings."""
-    import yara
-
-    from forensics.detect.rules import RuleSet
-
     built = carving.build_ext4_carving(tmp_path / "built")
     joined = _scan(built.path, tmp_path / "joined")
 
