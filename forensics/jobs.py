@@ -408,7 +408,7 @@ class JobExtractor:
         reduced: dict[int, Image.Image] = {}
         if options.previews is not None or options.ocr:
             with out.timed("reduce"):
-                reduced = {page.number: preview(page) for page in pages if page.image.width > 1}
+                reduced = {page.number: preview(page) for page in pages if page.size[0] > 1}
         with out.timed("page gate"):
             for page in pages if options.ocr else []:
                 small = reduced.get(page.number)
@@ -459,8 +459,8 @@ class JobExtractor:
         for page in pages:
             record: dict[str, object] = {
                 "number": page.number,
-                "width": page.image.width,
-                "height": page.image.height,
+                "width": page.size[0],
+                "height": page.size[1],
                 "dpi": list(page.dpi) if page.dpi else None,
                 "renderer": page.renderer,
                 "complete": page.complete,
@@ -585,13 +585,13 @@ class JobExtractor:
 
 def _scaled_page(page: RenderedPage, image: Image.Image) -> RenderedPage:
     """``page`` as ``image``, a reduced copy of it, with the resolution scaled to match."""
-    if image.size == page.image.size:
+    if image.size == page.size:
         return page
     dpi = None
     if page.dpi:
         dpi = (
-            page.dpi[0] * image.width / page.image.width,
-            page.dpi[1] * image.height / page.image.height,
+            page.dpi[0] * image.width / page.size[0],
+            page.dpi[1] * image.height / page.size[1],
         )
     return RenderedPage(page.number, image, dpi, page.renderer, page.complete, page.notes)
 

@@ -56,6 +56,7 @@ from forensics.formats.pcl5 import (
     iter_commands,
 )
 from forensics.render.base import (
+    InkPage,
     PageRenderer,
     RenderedPage,
     RenderError,
@@ -450,26 +451,78 @@ class Geometry:
 
 
 class Canvas:
-    """One page being drawn: ink (bool, mono) until something in colour is drawn, then RGB."""
+    """One page being drawn: ink until something in colour is drawn, then RGB.
+
+    Ink is kept as bits packed eight to a byte, most significant first, 1 = ink (the layout
+    of PCL raster rows and of a PIL mode "1" image): a row at the page's resolution is drawn
+    by shifting and OR-ing bytes, and a 600 dpi letter page is 4.2 MB, not 34 MB of bools.
+    """
 
     def __init__(self, geometry: Geometry) -> None:
         self.geometry = geometry
-        self.ink: np.ndarray | None = np.zeros((geometry.height, geometry.width), dtype=bool)
+        self.ink: np.ndarray | None = np.zeros(
+            (geometry.height, (geometry.width + 7) // 8), dtype=np.uint8
+        )
         self.rgb: np.ndarray | None = None
 
     def to_rgb(self) -> np.ndarray:
         if self.rgb is None:
             assert self.ink is not None
-            gray = np.where(self.ink, np.uint8(0), np.uint8(255))
+            ink = np.unpackbits(self.ink, axis=1, count=self.geometry.width).view(bool)
+            gray = np.where(ink, np.uint8(0), np.uint8(255))
             self.rgb = np.repeat(gray[:, :, None], 3, axis=2)
             self.ink = None
         return self.rgb
 
-    def image(self) -> Image.Image:
+    def page(self, number: int, renderer: str, complete: bool, notes: list[str]) -> RenderedPage:
+        dpi = (float(self.geometry.dpi), float(self.geometry.dpi))
         if self.rgb is not None:
-            return Image.fromarray(self.rgb, "RGB")
+            image = Image.fromarray(self.rgb, "RGB")
+            return RenderedPage(number, image, dpi, renderer, complete, notes)
         assert self.ink is not None
-        return Image.fromarray(~self.ink)  # a bool array is a mode "1" image, True white
+        return InkPage(number, self.ink, self.geometry.width, dpi, renderer, complete, notes)
+
+
+def _edge_mask(x0: int, x1: int) -> np.ndarray:
+    """Per byte of page bytes x0 // 8 … (x1 − 1) // 8, the bits of page columns x0…x1 − 1."""
+    first, last = x0 // 8, (x1 - 1) // 8
+    mask = np.full(last - first + 1, 0xFF, dtype=np.uint8)
+    mask[0] &= 0xFF >> (x0 % 8)
+    mask[-1] &= (0xFF << (7 - (x1 - 1) % 8)) & 0xFF
+    return mask
+
+
+def placed_bits(
+    packed: np.ndarray, width: int, columns: np.ndarray | slice, x0: int, x1: int
+) -> np.ndarray:
+    """Packed raster rows (``width`` bits used of each) as page bytes x0 // 8 … (x1 − 1) // 8:
+    page column x0 + i shows source column ``columns[i]``; bits outside x0…x1 − 1 are 0."""
+    count = packed.shape[0]
+    span = (x1 - 1) // 8 - x0 // 8 + 1
+    if isinstance(columns, slice):  # one raster pixel a page pixel: shift whole bytes
+        start = columns.start or 0
+        src = packed[:, start // 8 : (start + x1 - x0 - 1) // 8 + 1]
+        shift = x0 % 8 - start % 8
+        if shift > 0:
+            out = np.zeros((count, src.shape[1] + 1), dtype=np.uint8)
+            out[:, :-1] = src >> shift
+            out[:, 1:] |= src << (8 - shift)
+        elif shift < 0:
+            out = src << -shift
+            out[:, :-1] |= src[:, 1:] >> (8 + shift)
+        else:
+            out = src.copy()
+        out = out[:, :span]
+        if out.shape[1] < span:
+            out = np.pad(out, ((0, 0), (0, span - out.shape[1])))
+        out &= _edge_mask(x0, x1)
+        return out
+    bits = np.unpackbits(packed, axis=1, count=width)
+    picked = np.take(bits, columns, axis=1)
+    lead = x0 % 8
+    if lead:
+        picked = np.pad(picked, ((0, 0), (lead, 0)))
+    return np.packbits(picked, axis=1)
 
 
 @dataclass
@@ -984,8 +1037,7 @@ class Interpreter:
         ]
         fmt = block.fmt
         if fmt.mono:
-            bits = np.unpackbits(planes[0], axis=1, count=block.width)
-            self.paint_ink(block, block.batch_start, bits.view(bool))
+            self.paint_ink(block, block.batch_start, planes[0])
             return
         colours = decode_colours(fmt, planes, block.width)
         if self.source_opaque:
@@ -1019,14 +1071,17 @@ class Interpreter:
             source_rows = np.clip(positions.astype(np.int64), 0, rows - 1)
         return slice(y0, y1), source_rows, slice(x0, x1), columns
 
-    def paint_ink(self, block: RasterBlock, first_row: int, ink: np.ndarray) -> None:
-        place = self.placement(block, first_row, ink.shape[0])
+    def paint_ink(self, block: RasterBlock, first_row: int, packed: np.ndarray) -> None:
+        """Draw mono rows (packed bits, 1 = ink): OR-ed into the page, or replacing it where
+        the source is opaque (ESC*v1N)."""
+        place = self.placement(block, first_row, packed.shape[0])
         if place is None:
             return
         page_rows, source_rows, page_columns, source_columns = place
-        shown = _scaled(ink, source_rows, source_columns)
         canvas = self.canvas()
         if canvas.rgb is not None:
+            bits = np.unpackbits(packed, axis=1, count=block.width).view(bool)
+            shown = _scaled(bits, source_rows, source_columns)
             target = canvas.rgb[page_rows, page_columns]
             if self.source_opaque:
                 target[...] = np.where(shown, np.uint8(0), np.uint8(255))[:, :, None]
@@ -1034,10 +1089,18 @@ class Interpreter:
                 target[shown] = 0
             return
         assert canvas.ink is not None
+        x0, x1 = page_columns.start, page_columns.stop
+        # Columns are placed on the distinct raster rows, then rows are repeated as bytes.
+        line = placed_bits(packed, block.width, source_columns, x0, x1)
+        shown = (
+            line[source_rows]
+            if isinstance(source_rows, slice)
+            else np.take(line, source_rows, axis=0)
+        )
+        target = canvas.ink[page_rows, x0 // 8 : (x1 - 1) // 8 + 1]
         if self.source_opaque:
-            canvas.ink[page_rows, page_columns] = shown
-        else:
-            canvas.ink[page_rows, page_columns] |= shown
+            target &= ~_edge_mask(x0, x1)
+        target |= shown
 
     def paint_colour(
         self, block: RasterBlock, first_row: int, colours: np.ndarray, mask: np.ndarray
@@ -1062,18 +1125,10 @@ class Interpreter:
         if page.number_marked or force:
             self.page_count += 1
         if page.canvas is not None and (page.number_marked or force):
-            geometry = page.canvas.geometry
             if page.has_text:
                 page.note("the page's text is not drawn (the parser reads it)")
             self.finished.append(
-                RenderedPage(
-                    number=self.page_count,
-                    image=page.canvas.image(),
-                    dpi=(float(geometry.dpi), float(geometry.dpi)),
-                    renderer="pcl5",
-                    complete=page.complete,
-                    notes=list(page.notes),
-                )
+                page.canvas.page(self.page_count, "pcl5", page.complete, list(page.notes))
             )
         self.page = PageState()
         self.home()

@@ -523,6 +523,40 @@ def test_raster_resolution_and_left_margin() -> None:
     assert (ys.min(), xs.min(), xs.max()) == (300, 675, 678)
 
 
+@pytest.mark.parametrize("resolution", [300, 150, 100, 75])
+@pytest.mark.parametrize("opaque", [False, True])
+def test_mono_rows_land_on_the_right_pixels_at_every_bit_offset(
+    resolution: int, opaque: bool
+) -> None:
+    """Pages are drawn as packed bits (shifted bytes, not pixel arrays): rows placed at each
+    of 16 cursor positions (every bit offset within a byte of the page, and of the source
+    row clipped at the left edge), over an earlier raster, show the pixels a pixel-by-pixel
+    drawing of the same rows shows — OR-ed with what is there (transparent) or replacing it
+    (opaque, ESC*v1N)."""
+    rng = np.random.default_rng(resolution)
+    rows = [bytes(rng.integers(0, 256, 5, dtype=np.uint8)) for _ in range(6)]
+    under = cmd("*p0x0Y") + cmd("*t300R") + cmd("*r0A") + row(b"\xff" * 200) * 12 + cmd("*rB")
+    scale = 300 // resolution
+    for x in range(-80, -64):  # 75 PCL units from the page edge: page x = 75 + x − 80 …
+        opacity = cmd("*v1N") if opaque else b""
+        # ESC*r40S: 40 pixels a row (without it, rows reach the page's right edge)
+        body = cmd(f"*p{x}x0Y") + cmd(f"*t{resolution}R") + cmd("*r40S") + cmd("*r1A")
+        body += b"".join(row(data) for data in rows) + cmd("*rB")
+        page = page_ink(cmd("E") + under + opacity + body + b"\x0c")
+        expected = np.zeros_like(page)
+        expected[:12, 75 : 75 + 1600] = True  # the earlier raster: 12 rows of 1600 pixels
+        left = 75 + x
+        bits = np.unpackbits(np.frombuffer(b"".join(rows), np.uint8).reshape(6, 5), axis=1)
+        drawn = np.repeat(np.repeat(bits > 0, scale, axis=0), scale, axis=1)
+        shown = drawn[:, max(0, -left) :]
+        area = expected[: shown.shape[0], max(0, left) : max(0, left) + shown.shape[1]]
+        if opaque:
+            area[...] = shown
+        else:
+            area |= shown
+        assert np.array_equal(page, expected), x
+
+
 def test_landscape_and_a4_pages() -> None:
     raster = cmd("*t300R") + cmd("*p0x0Y") + cmd("*r1A") + row(b"\xff") + cmd("*rB")
     pages, _ = render(cmd("E") + cmd("&l26A") + raster)
