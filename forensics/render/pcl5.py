@@ -492,6 +492,25 @@ def _edge_mask(x0: int, x1: int) -> np.ndarray:
     return mask
 
 
+# Raster scales drawn by expanding bytes: 75/100/150 dpi on 300 dpi pages, 75–300 on 600 dpi.
+EXPANDED_SCALES = frozenset((2.0, 3.0, 4.0, 6.0, 8.0))
+
+
+def _expansion_table(factor: int) -> np.ndarray:
+    """For each byte, its 8 bits each repeated ``factor`` times, packed: (256, factor) bytes."""
+    bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
+    return np.packbits(np.repeat(bits, factor, axis=1), axis=1)
+
+
+_EXPANSIONS = {int(factor): _expansion_table(int(factor)) for factor in EXPANDED_SCALES}
+
+
+def expand_bits(packed: np.ndarray, factor: int) -> np.ndarray:
+    """Packed rows with every bit repeated ``factor`` times (nearest-neighbour scaling of a
+    raster by a whole factor, a byte at a time)."""
+    return np.take(_EXPANSIONS[factor], packed, axis=0).reshape(packed.shape[0], -1)
+
+
 def placed_bits(
     packed: np.ndarray, width: int, columns: np.ndarray | slice, x0: int, x1: int
 ) -> np.ndarray:
@@ -541,6 +560,7 @@ class RasterBlock:
     start_y: float  # cursor y (inches) at the start
     seeds: list[bytearray]
     columns: tuple[int, int, np.ndarray | slice]  # page columns x0, x1 and source columns
+    expand: int = 1  # page pixels a raster pixel when a whole number (bytes expanded)
     rows_done: int = 0
     plane_index: int = 0
     batch: list[list[bytes]] = field(default_factory=list)
@@ -906,6 +926,7 @@ class Interpreter:
             start_y=self.y,
             seeds=[bytearray(row_bytes) for _ in range(fmt.planes)],
             columns=(x0, x1, columns),
+            expand=int(scale_x) if scale_x in EXPANDED_SCALES else 1,
         )
         return self.block
 
@@ -1091,7 +1112,12 @@ class Interpreter:
         assert canvas.ink is not None
         x0, x1 = page_columns.start, page_columns.stop
         # Columns are placed on the distinct raster rows, then rows are repeated as bytes.
-        line = placed_bits(packed, block.width, source_columns, x0, x1)
+        if block.expand > 1:  # page column x shows raster column (x − origin) // expand
+            start = x0 - round(block.origin_x)
+            wide = expand_bits(packed, block.expand)
+            line = placed_bits(wide, wide.shape[1] * 8, slice(start, None), x0, x1)
+        else:
+            line = placed_bits(packed, block.width, source_columns, x0, x1)
         shown = (
             line[source_rows]
             if isinstance(source_rows, slice)

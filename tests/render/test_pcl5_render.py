@@ -523,29 +523,36 @@ def test_raster_resolution_and_left_margin() -> None:
     assert (ys.min(), xs.min(), xs.max()) == (300, 675, 678)
 
 
-@pytest.mark.parametrize("resolution", [300, 150, 100, 75])
+@pytest.mark.parametrize(
+    ("page_dpi", "resolution"),
+    [(300, 300), (300, 150), (300, 100), (300, 75), (600, 600), (600, 200), (600, 100), (600, 75)],
+)
 @pytest.mark.parametrize("opaque", [False, True])
 def test_mono_rows_land_on_the_right_pixels_at_every_bit_offset(
-    resolution: int, opaque: bool
+    page_dpi: int, resolution: int, opaque: bool
 ) -> None:
-    """Pages are drawn as packed bits (shifted bytes, not pixel arrays): rows placed at each
-    of 16 cursor positions (every bit offset within a byte of the page, and of the source
-    row clipped at the left edge), over an earlier raster, show the pixels a pixel-by-pixel
-    drawing of the same rows shows — OR-ed with what is there (transparent) or replacing it
-    (opaque, ESC*v1N)."""
+    """Pages are drawn as packed bits (shifted and expanded bytes, not pixel arrays): rows
+    placed at each of 16 cursor positions (every bit offset within a byte of the page, and of
+    the source row clipped at the left edge), over an earlier raster, show the pixels a
+    pixel-by-pixel drawing of the same rows shows — OR-ed with what is there (transparent)
+    or replacing it (opaque, ESC*v1N)."""
     rng = np.random.default_rng(resolution)
     rows = [bytes(rng.integers(0, 256, 5, dtype=np.uint8)) for _ in range(6)]
-    under = cmd("*p0x0Y") + cmd("*t300R") + cmd("*r0A") + row(b"\xff" * 200) * 12 + cmd("*rB")
-    scale = 300 // resolution
-    for x in range(-80, -64):  # 75 PCL units from the page edge: page x = 75 + x − 80 …
+    # The first raster sets the page's resolution; ESC&u#D makes a PCL unit a page pixel.
+    under = cmd(f"&u{page_dpi}D") + cmd("*p0x0Y") + cmd(f"*t{page_dpi}R") + cmd("*r0A")
+    under += row(b"\xff" * 200) * 12 + cmd("*rB")
+    scale = page_dpi // resolution
+    margin = page_dpi // 4  # the logical page starts 1/4 inch from the page's left edge
+    for x in range(-margin - 5, -margin + 11):
         opacity = cmd("*v1N") if opaque else b""
         # ESC*r40S: 40 pixels a row (without it, rows reach the page's right edge)
         body = cmd(f"*p{x}x0Y") + cmd(f"*t{resolution}R") + cmd("*r40S") + cmd("*r1A")
         body += b"".join(row(data) for data in rows) + cmd("*rB")
         page = page_ink(cmd("E") + under + opacity + body + b"\x0c")
+        assert page.shape[1] == round(8.5 * page_dpi)
         expected = np.zeros_like(page)
-        expected[:12, 75 : 75 + 1600] = True  # the earlier raster: 12 rows of 1600 pixels
-        left = 75 + x
+        expected[:12, margin : margin + 1600] = True  # the earlier raster: 12 rows, 1600 pixels
+        left = margin + x
         bits = np.unpackbits(np.frombuffer(b"".join(rows), np.uint8).reshape(6, 5), axis=1)
         drawn = np.repeat(np.repeat(bits > 0, scale, axis=0), scale, axis=1)
         shown = drawn[:, max(0, -left) :]
