@@ -125,6 +125,9 @@ class InkPage(RenderedPage):
     def size(self) -> tuple[int, int]:
         return self.width, self.ink.shape[0]
 
+    def __repr__(self) -> str:  # the generated one would build the image to show it
+        return f"InkPage(number={self.number}, size={self.size}, dpi={self.dpi})"
+
     def reduced(self, factor: int) -> Image.Image | None:
         if factor not in _BIT_GROUPS:
             return None
