@@ -44,8 +44,8 @@ from forensics.progress import Progress
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
 from forensics.render.base import (
     RenderedPage,
+    iter_pages,
     preview,
-    render_pages,
     renderer_for,
     save_preview,
     thumbnail_png,
@@ -395,68 +395,30 @@ class JobExtractor:
         job_address: EvidenceAddress,
         stored: list[tuple[str, str]],
     ) -> tuple[list[dict[str, object]], int]:
-        """Render the job's pages, write previews, OCR them and scan the OCR text."""
+        """Render the job's pages, write previews, OCR them and scan the OCR text.
+
+        Pages are taken one at a time from the renderer and let go once previewed, gated and
+        spooled: a job holds one full page image at a time (a 600 dpi page is 35 MB as grey),
+        not up to MAX_PAGES of them. Only pages waiting for OCR in this process are kept.
+        """
         assert self.pages is not None
         options = self.pages
-        with out.timed("render"):
-            pages, notes = render_pages(parsed.format, data)
-        parsed.notes.extend(notes)
         results: dict[int, OcrResult | str] = {}
-        inked: list[RenderedPage] = []
-        # One reduced copy of each page (at most PREVIEW_DPI) serves as the written preview and
-        # as what the OCR text gate looks at (it works at 150 dpi): each page is reduced once.
-        reduced: dict[int, Image.Image] = {}
-        if options.previews is not None or options.ocr:
-            with out.timed("reduce"):
-                reduced = {page.number: preview(page) for page in pages if page.size[0] > 1}
-        with out.timed("page gate"):
-            for page in pages if options.ocr else []:
-                small = reduced.get(page.number)
-                worth, why = text_likely(_scaled_page(page, small) if small else page)
-                if worth:
-                    inked.append(page)
-                else:
-                    results[page.number] = why
-        if inked and options.spool is not None:
-            # OCR is the only reader of a page image format, of a job whose parser decoded no
-            # text, and of a page the parser saw only an image on: those pages go first.
-            text_chars = sum(len(text.strip()) for _, text in stored)
-            parser = FormatParser.registry.get(parsed.format)
-            pixels_only = (parser is not None and parser.pixels_only) or (
-                text_chars < _MIN_TEXT_CHARS
-            )
-            image_pages = {ref.number for ref in parsed.pages if ref.image_only}
-            for page in inked:
-                with out.timed("spool"):
-                    key, _dpi = options.spool.put(page)
-                if pixels_only:
-                    priority = PRIORITY_IMAGE_JOB
-                elif page.number in image_pages:
-                    priority = PRIORITY_IMAGE_PAGE
-                else:
-                    priority = PRIORITY_WITH_TEXT
-                out.ocr_requests.append(
-                    OcrRequest(
-                        job_id=job_id,
-                        page_number=page.number,
-                        key=key,
-                        priority=priority,
-                        address=job_address,
-                        location_class=source.location_class,
-                        path=source.path,
-                        inode=source.inode,
-                        file_id=source.file_id,
-                    )
-                )
-        elif inked:
-            threads = 1 if _IN_WORKER else max(1, options.workers)  # workers: one page at a time
-            with ThreadPoolExecutor(threads) as pool:
-                # Tesseract runs in its own process: threads here give process parallelism.
-                futures = {p.number: pool.submit(_ocr_or_error, p, options.language) for p in inked}
-                results = {number: future.result() for number, future in futures.items()}
+        inked: list[RenderedPage] = []  # pages to OCR here (no spool)
         records: list[dict[str, object]] = []
-        findings = 0
-        for page in pages:
+        # OCR is the only reader of a page image format, of a job whose parser decoded no
+        # text, and of a page the parser saw only an image on: those pages go first.
+        text_chars = sum(len(text.strip()) for _, text in stored)
+        parser = FormatParser.registry.get(parsed.format)
+        pixels_only = (parser is not None and parser.pixels_only) or text_chars < _MIN_TEXT_CHARS
+        image_pages = {ref.number for ref in parsed.pages if ref.image_only}
+        notes: list[str] = []
+        pages = iter_pages(parsed.format, data, notes)
+        while True:
+            with out.timed("render"):
+                page = next(pages, None)
+            if page is None:
+                break
             record: dict[str, object] = {
                 "number": page.number,
                 "width": page.size[0],
@@ -471,30 +433,78 @@ class JobExtractor:
                 "ocr_confidence": None,
                 "ocr_words": None,
             }
-            if options.previews is not None and page.number in reduced:
+            records.append(record)
+            # One reduced copy of the page (at most PREVIEW_DPI) serves as the written preview
+            # and as what the OCR text gate looks at (it works at 150 dpi).
+            small: Image.Image | None = None
+            if (options.previews is not None or options.ocr) and page.size[0] > 1:
+                with out.timed("reduce"):
+                    small = preview(page)
+            if options.ocr:
+                with out.timed("page gate"):
+                    worth, why = text_likely(_scaled_page(page, small) if small else page)
+                if not worth:
+                    results[page.number] = why
+                elif options.spool is None:
+                    inked.append(page)
+                else:
+                    with out.timed("spool"):
+                        key, _dpi = options.spool.put(page)
+                    if pixels_only:
+                        priority = PRIORITY_IMAGE_JOB
+                    elif page.number in image_pages:
+                        priority = PRIORITY_IMAGE_PAGE
+                    else:
+                        priority = PRIORITY_WITH_TEXT
+                    out.ocr_requests.append(
+                        OcrRequest(
+                            job_id=job_id,
+                            page_number=page.number,
+                            key=key,
+                            priority=priority,
+                            address=job_address,
+                            location_class=source.location_class,
+                            path=source.path,
+                            inode=source.inode,
+                            file_id=source.file_id,
+                        )
+                    )
+            if options.previews is not None and small is not None:
                 name = f"{job_id}-page{page.number:03d}.png"
                 thumb = f"{job_id}-page{page.number:03d}-thumb.png"
                 with out.timed("previews"):
-                    small = reduced[page.number]
                     save_preview(small, options.previews / name)
                     # report.html embeds thumbnails: made here, in the job workers, from the
                     # page in memory, not decoded again from the preview by the report writer
                     (options.previews / thumb).write_bytes(thumbnail_png(small))
                 record["preview"] = f"{options.previews.name}/{name}"
                 record["thumbnail"] = f"{options.previews.name}/{thumb}"
-            result = results.get(page.number)
+            del page, small  # let go before the next page is drawn
+        parsed.notes.extend(notes)
+        if inked:
+            threads = 1 if _IN_WORKER else max(1, options.workers)  # workers: one page at a time
+            with ThreadPoolExecutor(threads) as pool:
+                # Tesseract runs in its own process: threads here give process parallelism.
+                futures = {p.number: pool.submit(_ocr_or_error, p, options.language) for p in inked}
+                results.update((number, future.result()) for number, future in futures.items())
+        findings = 0
+        for record in records:
+            number = record["number"]
+            assert isinstance(number, int)
+            result = results.get(number)
             if isinstance(result, str):
-                record["notes"] = [*page.notes, result]
+                noted = record["notes"]
+                assert isinstance(noted, list)
+                record["notes"] = [*noted, result]
             elif result is not None:
                 record.update(ocr=True, ocr_confidence=result.confidence, ocr_words=result.words)
                 if result.text.strip():
-                    label = f"page {page.number} (OCR)"
+                    label = f"page {number} (OCR)"
                     count, kept = self._scan_text(
                         out, source, job_id, job_address, label, result.text, result
                     )
                     findings += count
                     stored.append((label, kept))
-            records.append(record)
         return records, findings
 
     def read_ocr(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,38 @@ def test_extract_carved_job_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
     assert main(["jobs", str(out)]) == 0
     assert "unallocated (carved)" in capsys.readouterr().out
+
+
+LONG_JOB = "%!PS\n/Courier findfont 10 scalefont setfont\n" + "".join(
+    f"0 1 60 {{ 12 mul 40 add 72 exch moveto (Page {n}: line of a long report) show }} for "
+    "showpage\n"
+    for n in range(1, 25)
+)
+PEAK_RSS = """
+import resource, sys
+from forensics.cli import main
+code = main(["scan", sys.argv[1], "-o", sys.argv[2], "-q", "--no-ocr"])
+print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_long_600_dpi_job_is_previewed_a_page_at_a_time(tmp_path: Path) -> None:
+    """24 pages of PCL XL at 600 dpi (Ghostscript pxlmono): each page is 35 MB as grey, ~830
+    MB for the job. Pages are previewed and let go one at a time, so the scan's peak memory
+    stays near one page's, and every page still gets its preview."""
+    job = tmp_path / "long.pxl"
+    job.write_bytes(ghostscript("pxlmono", LONG_JOB, tmp_path, "-r600", "-sPAPERSIZE=letter"))
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(job), str(out)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    code, peak_mib = (int(word) for word in run.stdout.split())
+    assert code in (0, 1)
+    report = json.loads((out / "report.json").read_text())
+    (top,) = [j for j in report["jobs"] if j["format"] == "pclxl"]
+    pages = top["rendered_pages"]
+    assert [page["number"] for page in pages] == list(range(1, 25))
+    assert all((out / page["preview"]).is_file() for page in pages)
+    assert (pages[0]["width"], pages[0]["height"]) == (5100, 6600)
+    assert peak_mib < 400, f"peak RSS {peak_mib} MiB"

@@ -223,20 +223,22 @@ def renderer_for(fmt: str) -> PageRenderer | None:
     return cls()
 
 
-def render_pages(
-    fmt: str, data: bytes, limits: RenderLimits | None = None
-) -> tuple[list[RenderedPage], list[str]]:
-    """Every page of a job that renders, within the limits, and notes on what did not."""
+def iter_pages(
+    fmt: str, data: bytes, notes: list[str], limits: RenderLimits | None = None
+) -> Iterator[RenderedPage]:
+    """Every page of a job that renders, within the limits, one at a time (a caller that
+    keeps only what it needs of each page holds one page image, not a job's worth); notes on
+    what did not render are appended to ``notes``."""
     limits = limits or RenderLimits()
     renderer = renderer_for(fmt)
     if renderer is None:
-        return [], []
-    pages: list[RenderedPage] = []
-    notes: list[str] = []
+        return
+    count = 0
     try:
         for page in renderer.render(data, limits):
-            pages.append(page)
-            if len(pages) >= limits.max_pages:
+            count += 1
+            yield page
+            if count >= limits.max_pages:
                 notes.append(f"page cap: only the first {limits.max_pages} pages rendered")
                 break
             if limits.expired():
@@ -246,7 +248,15 @@ def render_pages(
         notes.append(f"{fmt} pages not rendered: {exc}")
     except (ValueError, IndexError, KeyError, OSError, MemoryError, Image.DecompressionBombError):
         log.debug("%s renderer failed", fmt, exc_info=True)
-        notes.append(f"{fmt} renderer failed after {len(pages)} page(s); see --debug")
+        notes.append(f"{fmt} renderer failed after {count} page(s); see --debug")
+
+
+def render_pages(
+    fmt: str, data: bytes, limits: RenderLimits | None = None
+) -> tuple[list[RenderedPage], list[str]]:
+    """Every page of a job that renders, within the limits, and notes on what did not."""
+    notes: list[str] = []
+    pages = list(iter_pages(fmt, data, notes, limits))
     return pages, notes
 
 
