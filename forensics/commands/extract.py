@@ -88,18 +88,21 @@ def check_output_folder(output: Path) -> None:
 def write_pages(
     console: Console, fmt: str, raw: bytes, output: Path, stem: str, dpi: int | None
 ) -> list[Path]:
-    """Render a job's pages and write them as PNG; notes on what did not render."""
-    from forensics.render.base import preview, render_pages  # Pillow: only when writing pages
+    """Render a job's pages and write them as PNG (a page at a time: a job's pages are not
+    held at once); notes on what did not render."""
+    from forensics.render.base import iter_pages, preview  # Pillow: only when writing pages
 
-    pages, notes = render_pages(fmt, raw)
+    notes: list[str] = []
+    page_notes: list[str] = []
     written: list[Path] = []
-    for page in pages:
-        if page.image.width <= 1:
+    for page in iter_pages(fmt, raw, notes):
+        page_notes += page.notes
+        if page.size[0] <= 1:
             continue  # a page that did not decode (its note says why)
         path = output / f"{stem}-page-{page.number:03d}.png"
         (preview(page, dpi) if dpi else page.image).save(path, "PNG")
         written.append(path)
-    for note in notes + [n for page in pages for n in page.notes]:
+    for note in notes + page_notes:
         console.print(f"[yellow]note[/] {note}", markup=True, highlight=False)
     return written
 
