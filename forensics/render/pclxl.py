@@ -1372,12 +1372,26 @@ class Interpreter:
             return
         height, width = glyph.mask.shape
         x, y = self.cursor
+        canvas = self.page.canvas
+        if scale_x == 1.0 and scale_y == 1.0:
+            # A glyph at the page's resolution (the common case: drivers download fonts at the
+            # job's resolution): place()'s one-cell-a-pixel branch, without its Placement.
+            x0, y0 = x + glyph.left, y - glyph.top
+            if not (math.isfinite(x0) and math.isfinite(y0) and abs(x0) < 1e9 and abs(y0) < 1e9):
+                return
+            left, top = math.ceil(x0 - 0.5), math.ceil(y0 - 0.5)
+            skip_cols, skip_rows = max(-left, 0), max(-top, 0)
+            cols = min(width, canvas.width - left) - skip_cols
+            rows = min(height, canvas.height - top) - skip_rows
+            if cols > 0 and rows > 0:
+                window = glyph.mask[skip_rows : skip_rows + rows, skip_cols : skip_cols + cols]
+                canvas.paint_mask(top + skip_rows, left + skip_cols, window, brush)
+            return
         where = Placement(
             origin=(x + glyph.left * scale_x, y - glyph.top * scale_y),
             across=(width * scale_x, 0.0),
             down=(0.0, height * scale_y),
         )
-        canvas = self.page.canvas
         landed = place(canvas, where, glyph.mask, 0, (width, height))
         if landed is not None:
             top, left, mask = landed
