@@ -438,6 +438,29 @@ class Placement:
     down: Point
 
 
+def pixel_origin(x0: float, y0: float) -> bool:
+    """An origin ``place_unscaled`` can take: finite, and within 10^9 device pixels."""
+    return finite(x0, y0) and abs(x0) < 1e9 and abs(y0) < 1e9
+
+
+def place_unscaled(
+    canvas: Canvas, x0: float, y0: float, source: np.ndarray
+) -> tuple[int, int, np.ndarray] | None:
+    """One source cell per device pixel (glyphs at the font's own resolution, unscaled
+    images), the cells' top-left corner at (x0, y0): the part of ``source`` on the page as
+    (top, left, pixels), the same cells as axis_map gives, by slicing alone."""
+    rows, width = source.shape[:2]
+    left = math.ceil(x0 - 0.5)
+    top = math.ceil(y0 - 0.5)
+    skip_cols, skip_rows = max(-left, 0), max(-top, 0)
+    cols = min(width, canvas.width - left) - skip_cols
+    rows_here = min(rows, canvas.height - top) - skip_rows
+    if cols <= 0 or rows_here <= 0:
+        return None
+    window = source[skip_rows : skip_rows + rows_here, skip_cols : skip_cols + cols]
+    return top + skip_rows, left + skip_cols, window
+
+
 def place(
     canvas: Canvas,
     where: Placement,
@@ -458,21 +481,9 @@ def place(
         and abs(vx) < tiny
         and abs(ux - width) < 1e-6
         and abs(vy - height) < 1e-6
-        and finite(x0, y0)
-        and abs(x0) < 1e9
-        and abs(y0) < 1e9
+        and pixel_origin(x0, y0)
     ):
-        # One source cell per device pixel (glyphs at the font's own resolution, unscaled
-        # images): the same cells as axis_map gives, by slicing alone.
-        left = math.ceil(x0 - 0.5)
-        top = math.ceil(y0 + first_row - 0.5)
-        skip_cols, skip_rows = max(-left, 0), max(-top, 0)
-        cols = min(width, canvas.width - left) - skip_cols
-        rows_here = min(rows, canvas.height - top) - skip_rows
-        if cols <= 0 or rows_here <= 0:
-            return None
-        window = source[skip_rows : skip_rows + rows_here, skip_cols : skip_cols + cols]
-        return top + skip_rows, left + skip_cols, window
+        return place_unscaled(canvas, x0, y0 + first_row, source[:, :width])
     if abs(uy) < tiny and abs(vx) < tiny:
         cols_map = axis_map(x0, ux, width, 0, width, canvas.width)
         rows_map = axis_map(y0, vy, height, first_row, stop, canvas.height)
@@ -1375,24 +1386,16 @@ class Interpreter:
         canvas = self.page.canvas
         if scale_x == 1.0 and scale_y == 1.0:
             # A glyph at the page's resolution (the common case: drivers download fonts at the
-            # job's resolution): place()'s one-cell-a-pixel branch, without its Placement.
+            # job's resolution): what place() does for it, without building a Placement.
             x0, y0 = x + glyph.left, y - glyph.top
-            if not (math.isfinite(x0) and math.isfinite(y0) and abs(x0) < 1e9 and abs(y0) < 1e9):
-                return
-            left, top = math.ceil(x0 - 0.5), math.ceil(y0 - 0.5)
-            skip_cols, skip_rows = max(-left, 0), max(-top, 0)
-            cols = min(width, canvas.width - left) - skip_cols
-            rows = min(height, canvas.height - top) - skip_rows
-            if cols > 0 and rows > 0:
-                window = glyph.mask[skip_rows : skip_rows + rows, skip_cols : skip_cols + cols]
-                canvas.paint_mask(top + skip_rows, left + skip_cols, window, brush)
-            return
-        where = Placement(
-            origin=(x + glyph.left * scale_x, y - glyph.top * scale_y),
-            across=(width * scale_x, 0.0),
-            down=(0.0, height * scale_y),
-        )
-        landed = place(canvas, where, glyph.mask, 0, (width, height))
+            landed = place_unscaled(canvas, x0, y0, glyph.mask) if pixel_origin(x0, y0) else None
+        else:
+            where = Placement(
+                origin=(x + glyph.left * scale_x, y - glyph.top * scale_y),
+                across=(width * scale_x, 0.0),
+                down=(0.0, height * scale_y),
+            )
+            landed = place(canvas, where, glyph.mask, 0, (width, height))
         if landed is not None:
             top, left, mask = landed
             canvas.paint_mask(top, left, mask, brush)
