@@ -406,12 +406,9 @@ class JobExtractor:
         results: dict[int, OcrResult | str] = {}
         inked: list[RenderedPage] = []  # pages to OCR here (no spool)
         records: list[dict[str, object]] = []
-        # OCR is the only reader of a page image format, of a job whose parser decoded no
-        # text, and of a page the parser saw only an image on: those pages go first.
-        text_chars = sum(len(text.strip()) for _, text in stored)
-        parser = FormatParser.registry.get(parsed.format)
-        pixels_only = (parser is not None and parser.pixels_only) or text_chars < _MIN_TEXT_CHARS
-        image_pages = {ref.number for ref in parsed.pages if ref.image_only}
+        # OCR priorities, worked out at the first page spooled for OCR (most jobs have none)
+        pixels_only = False
+        image_pages: set[int] | None = None
         notes: list[str] = []
         pages = iter_pages(parsed.format, data, notes)
         while True:
@@ -450,6 +447,8 @@ class JobExtractor:
                 else:
                     with out.timed("spool"):
                         key, _dpi = options.spool.put(page)
+                    if image_pages is None:
+                        pixels_only, image_pages = _ocr_basis(parsed, stored)
                     if pixels_only:
                         priority = PRIORITY_IMAGE_JOB
                     elif page.number in image_pages:
@@ -591,6 +590,16 @@ class JobExtractor:
         for d in sorted(detections, key=lambda d: d.offset, reverse=True):
             masked[d.offset : d.offset + d.length] = d.value_masked.encode("utf-8")
         return len(detections), masked.decode("utf-8", errors="replace")
+
+
+def _ocr_basis(parsed: ParsedJob, stored: list[tuple[str, str]]) -> tuple[bool, set[int]]:
+    """What a job's OCR priorities go by. OCR is the only reader of a page image format, of a
+    job whose parser decoded no text, and of a page the parser saw only an image on: whether
+    the job is one of the first two, and the numbers of such pages."""
+    text_chars = sum(len(text.strip()) for _, text in stored)
+    parser = FormatParser.registry.get(parsed.format)
+    pixels_only = (parser is not None and parser.pixels_only) or text_chars < _MIN_TEXT_CHARS
+    return pixels_only, {ref.number for ref in parsed.pages if ref.image_only}
 
 
 def _scaled_page(page: RenderedPage, image: Image.Image) -> RenderedPage:
