@@ -92,6 +92,8 @@ LEAD = 4096
 READ_RETRY_PIECE = 64 * 1024
 MAX_CHUNKS_AWAITING_HASH = 2  # bounds memory when hashing is slower than scanning
 CHUNKS_AHEAD = 3  # chunks matched while the file systems are walked, before attribution starts
+SNIFF_BATCH = 16  # files sniffed for job formats at a time while the main thread waits on YARA
+MAX_UNSNIFFED = 50_000  # files queued for sniffing at most; past it the walk sniffs them itself
 MATCHERS = 2  # YARA threads: rules.match releases the GIL, so two chunks are matched at once
 # How far before a fragment seam a match may start: YARA hands over at most 512 bytes of a
 # match, so 1 KiB covers every match plus its UTF-16 form.
@@ -316,6 +318,10 @@ class _ImageScan:
         self.seen: set[tuple[int, str]] = set()
         self.reread: list[_Reread] = []
         self.job_files: list[tuple[FileSystem, WalkedFile, int]] = []
+        # User files whose first bytes are still to be sniffed for a job format: the walk only
+        # queues them, so the YARA threads are not idle while their heads are read (see
+        # _sniff_until); job_files keeps the walk's order either way.
+        self._unsniffed: deque[tuple[FileSystem, WalkedFile, int]] = deque()
         self.jobs = 0
         self.user_files_with_content = 0
         self.hash_complete = True
@@ -429,7 +435,7 @@ class _ImageScan:
             ):
                 self.user_files_with_content += 1
                 if self.options.parse_jobs and self.once_per_image:
-                    self._sniff(fs, walked, file_id)
+                    self._queue_sniff(fs, walked, file_id)
             # Re-read logically: fragmented files (hits across fragments) and resident NTFS
             # values (the raw MFT record has update-sequence fixups in place of two bytes/sector).
             if (
@@ -480,6 +486,22 @@ class _ImageScan:
         self.store.add_filesystem(self.image_id, fs_record.to_dict())
 
     # --- jobs ---------------------------------------------------------------------------------
+
+    def _queue_sniff(self, fs: FileSystem, walked: WalkedFile, file_id: int) -> None:
+        self._unsniffed.append((fs, walked, file_id))
+        if len(self._unsniffed) > MAX_UNSNIFFED:  # memory stays bounded on huge file systems
+            self._sniff(*self._unsniffed.popleft())
+
+    def sniff_some(self, count: int = SNIFF_BATCH) -> bool:
+        """Sniff up to ``count`` queued files, in walk order; whether any are left."""
+        queue = self._unsniffed
+        for _ in range(min(count, len(queue))):
+            self._sniff(*queue.popleft())
+        return bool(queue)
+
+    def sniff_all(self) -> None:
+        while self.sniff_some():
+            pass
 
     def _sniff(self, fs: FileSystem, walked: WalkedFile, file_id: int) -> None:
         """Remember files whose first bytes look like a job format (read once, here)."""
@@ -841,11 +863,14 @@ class _ImageScan:
                     prepare()
                     prepared = True
                 while prepared and len(in_flight) > MATCHERS:
+                    self._sniff_until(in_flight[0][0])
                     carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
             if not prepared and prepare is not None:
                 prepare()
             while in_flight:
+                self._sniff_until(in_flight[0][0])
                 carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
+            self.sniff_all()
             if self.carver is not None:
                 if carver_open:
                     self.carver.finish()
@@ -863,6 +888,13 @@ class _ImageScan:
         if not hashers or not self.hash_complete:
             return {}
         return {h.name: h.hexdigest() for h in hashers}
+
+    def _sniff_until(self, matching: Future[_Examined]) -> None:
+        """Sniff queued files for job formats while YARA still works on ``matching``: the main
+        thread would only wait, and the walk did not read the files' heads itself so that
+        YARA could run on while it walked."""
+        while self._unsniffed and not matching.done():
+            self.sniff_some()
 
     def _finish_chunk(
         self,

@@ -287,3 +287,48 @@ def test_extract_writes_fax_pages_as_png(tmp_path: Path) -> None:
         pfa("extract", str(fax), "--job", job["job_id"], "-o", str(tmp_path / "x")).returncode == 0
     )
     assert len(list((tmp_path / "x").glob("*-page-*.png"))) == 2
+
+
+def test_job_files_found_the_same_while_yara_runs_as_by_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk only queues user files; their heads are sniffed for job formats while the YARA
+    threads match (small chunks: many waits), or by the walk itself past MAX_UNSNIFFED. Either
+    way the same job files are parsed, in the walk's order."""
+    import forensics.scan as scan_module
+    from forensics.detect.rules import load_rules
+    from forensics.report.json_report import write_report
+    from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
+    from forensics.store import CaseStore
+
+    staging = tmp_path / "root"
+    (staging / "spool").mkdir(parents=True)
+    (staging / "docs").mkdir()
+    job = pjl_job(tmp_path)
+    for number in range(40):
+        (staging / "spool" / f"{number:05d}.prn").write_bytes(
+            job.replace(b"4711", b"%04d" % number)
+        )
+        (staging / "docs" / f"note{number}.txt").write_text(f"note {number}\n" * 50)
+    image = tmp_path / "spool.img"
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "8M"],
+        check=True,
+    )
+
+    def job_paths(out: Path, max_unsniffed: int) -> list[str]:
+        monkeypatch.setattr(scan_module, "MAX_UNSNIFFED", max_unsniffed)
+        out.mkdir()
+        rules = load_rules()
+        run = run_record("pfa scan test", rules, utc_now())
+        with CaseStore(out / "case.sqlite") as store, open_evidence(image) as opened:
+            options = ScanOptions(rules, chunk_size=64 * 1024, workers=1)
+            result = scan_image(opened, options, store, store.start_run(run))
+            write_report(store, run, result.image_id, out / "report.json", True)
+        report = json.loads((out / "report.json").read_text())
+        return [j["path"] for j in report["jobs"] if j["format"] == "pjl"]
+
+    queued = job_paths(tmp_path / "queued", scan_module.MAX_UNSNIFFED)
+    by_walk = job_paths(tmp_path / "walk", 0)
+    assert queued == by_walk
+    assert sorted(queued) == [f"/spool/{number:05d}.prn" for number in range(40)]
