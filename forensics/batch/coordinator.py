@@ -134,8 +134,19 @@ class _Scanning:
         return f"region {index + 1}/{len(self.parts)}" if self.parts else ""
 
 
-def _ignore_interrupt() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _absorb_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C in a pool worker: nothing to do here, the coordinator stops the batch."""
+
+
+def worker_init() -> None:
+    """Pool workers let Ctrl-C pass: caught by a handler that does nothing, not ignored.
+
+    An ignored signal stays ignored across exec: a unit's child scan started just before Ctrl-C
+    (before it installs its own handler) would miss it, and the batch would wait for that whole
+    scan. A caught signal is reset to the default on exec, which Python turns into
+    KeyboardInterrupt from its start.
+    """
+    signal.signal(signal.SIGINT, _absorb_interrupt)
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -147,12 +158,12 @@ def make_executor(config: BatchConfig) -> tuple[Executor, int, Callable[[], None
     if config.scheduler is None:
         # spawn: the coordinator runs threads (progress, SQLite), which fork would copy mid-state;
         # a worker only starts a child scan, so importing afresh costs little.
-        # Workers ignore Ctrl-C (it reaches the whole process group): the coordinator stops
+        # Workers let Ctrl-C pass (it reaches the whole process group): the coordinator stops
         # the batch, and each unit's scan, a child of its own, ends on it.
         pool = ProcessPoolExecutor(
             max_workers=max(1, config.workers),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupt,
+            initializer=worker_init,
         )
         return pool, max(1, config.workers), lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:

@@ -228,8 +228,8 @@ def main() -> int:
     """Child entry point: a JSON request on stdin, a JSON reply as the last stdout line."""
     from forensics.errors import InputError
 
-    # The worker that started this scan ignores Ctrl-C (its coordinator handles it), and an
-    # ignored signal stays ignored across exec: this scan must stop on it.
+    # Whoever started this scan may ignore Ctrl-C (an ignored signal stays ignored across exec;
+    # pfa's own pool workers catch it instead, see coordinator.worker_init): it must stop on it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     request = json.loads(sys.stdin.read())

@@ -406,6 +406,24 @@ def test_fleet_html_one_row_per_device_with_links(
         assert (dest.parent / link).is_file() and link.startswith("report-image")
 
 
+def test_a_unit_scan_a_pool_worker_starts_stops_on_ctrl_c_from_its_start() -> None:
+    """A unit's scan is a child of a pool worker. Had the worker ignored Ctrl-C, the child would
+    inherit that across exec and miss a Ctrl-C that comes before it sets its own handler (its
+    start-up, tens of milliseconds): the batch would then wait for that whole scan."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    from forensics.batch.coordinator import worker_init
+
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    with ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init
+    ) as pool:
+        started = pool.submit(subprocess.check_output, [sys.executable, "-S", "-c", probe])
+        assert started.result(timeout=60).strip() == b"True"
+
+
 def test_ctrl_c_stops_the_batch_and_a_rerun_resumes(fleet_dir: Path, tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()
