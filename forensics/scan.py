@@ -492,16 +492,16 @@ class _ImageScan:
         if len(self._unsniffed) > MAX_UNSNIFFED:  # memory stays bounded on huge file systems
             self._sniff(*self._unsniffed.popleft())
 
-    def sniff_some(self, count: int = SNIFF_BATCH) -> bool:
+    def _sniff_some(self, count: int = SNIFF_BATCH) -> bool:
         """Sniff up to ``count`` queued files, in walk order; whether any are left."""
         queue = self._unsniffed
         for _ in range(min(count, len(queue))):
             self._sniff(*queue.popleft())
         return bool(queue)
 
-    def sniff_all(self) -> None:
-        while self.sniff_some():
-            pass
+    def _sniff_all(self) -> None:
+        while self._sniff_some():
+            pass  # each call sniffs a batch
 
     def _sniff(self, fs: FileSystem, walked: WalkedFile, file_id: int) -> None:
         """Remember files whose first bytes look like a job format (read once, here)."""
@@ -870,7 +870,7 @@ class _ImageScan:
             while in_flight:
                 self._sniff_until(in_flight[0][0])
                 carver_open = self._finish_chunk(disk_map, *in_flight.popleft(), carver_open)
-            self.sniff_all()
+            self._sniff_all()
             if self.carver is not None:
                 if carver_open:
                     self.carver.finish()
@@ -894,7 +894,7 @@ class _ImageScan:
         thread would only wait, and the walk did not read the files' heads itself so that
         YARA could run on while it walked."""
         while self._unsniffed and not matching.done():
-            self.sniff_some()
+            self._sniff_some()
 
     def _finish_chunk(
         self,

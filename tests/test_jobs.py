@@ -296,10 +296,7 @@ def test_job_files_found_the_same_while_yara_runs_as_by_the_walk(
     threads match (small chunks: many waits), or by the walk itself past MAX_UNSNIFFED. Either
     way the same job files are parsed, in the walk's order."""
     import forensics.scan as scan_module
-    from forensics.detect.rules import load_rules
-    from forensics.report.json_report import write_report
-    from forensics.scan import ScanOptions, open_evidence, run_record, scan_image, utc_now
-    from forensics.store import CaseStore
+    from tests.test_chunking import scan_small_chunks
 
     staging = tmp_path / "root"
     (staging / "spool").mkdir(parents=True)
@@ -319,13 +316,7 @@ def test_job_files_found_the_same_while_yara_runs_as_by_the_walk(
     def job_paths(out: Path, max_unsniffed: int) -> list[str]:
         monkeypatch.setattr(scan_module, "MAX_UNSNIFFED", max_unsniffed)
         out.mkdir()
-        rules = load_rules()
-        run = run_record("pfa scan test", rules, utc_now())
-        with CaseStore(out / "case.sqlite") as store, open_evidence(image) as opened:
-            options = ScanOptions(rules, chunk_size=64 * 1024, workers=1)
-            result = scan_image(opened, options, store, store.start_run(run))
-            write_report(store, run, result.image_id, out / "report.json", True)
-        report = json.loads((out / "report.json").read_text())
+        report = scan_small_chunks(image, out)  # 64 KiB chunks: many waits on YARA
         return [j["path"] for j in report["jobs"] if j["format"] == "pjl"]
 
     queued = job_paths(tmp_path / "queued", scan_module.MAX_UNSNIFFED)
