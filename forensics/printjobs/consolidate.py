@@ -119,16 +119,21 @@ def seconds_of(stamp: Any) -> float | None:
 
 
 def _load_rows(store: CaseStore, image_id: int) -> list[dict[str, Any]]:
-    """The image's job rows without the bulky parts consolidation does not read."""
+    """The image's job rows without the bulky parts consolidation does not read (of the
+    evidence address only its text is shown: the chain is half a row's bytes)."""
     rows = []
     for file_id, data in store.db.execute(
-        "SELECT file_id, json_remove(data, '$.page_refs', '$.byte_runs', '$.texts')"
+        "SELECT file_id,"
+        " json_remove(data, '$.page_refs', '$.byte_runs', '$.texts', '$.address.chain')"
         " FROM jobs WHERE image_id = ? ORDER BY rowid",
         (image_id,),
     ):
         row = json.loads(data)
         row["_file_id"] = file_id
         row["_role"] = _role(str(row.get("format")))
+        # What the row states, derived once: grouping, matching log entries and building the
+        # print job each read it (a group's values several times per log entry).
+        row["_fields"] = list(job_fields(row))
         rows.append(row)
     return rows
 
@@ -308,7 +313,7 @@ class _Matcher:
 
 
 def _group_values(group: _Group) -> list[tuple[str, Any]]:
-    values = [(name, fv.value) for row in group.members for name, fv in job_fields(row)]
+    values = [(name, fv.value) for row in group.members for name, fv in row["_fields"]]
     for row, entry, _ in group.entries:
         values.extend((name, fv.value) for name, fv in log_entry_fields(row, entry))
     return values
@@ -419,7 +424,7 @@ def _build_print_job(group: _Group, findings: _Findings) -> PrintJob:
     members = sorted(group.members, key=_member_order)
     fields: dict[str, list[FieldValue]] = defaultdict(list)
     for row in members:
-        for name, value in job_fields(row):
+        for name, value in row["_fields"]:
             fields[name].append(value)
     for row, entry, _ in group.entries:
         for name, value in log_entry_fields(row, entry):
