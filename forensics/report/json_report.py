@@ -6,13 +6,13 @@ Written as a stream from the case store so that a million findings never sit in 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from forensics import __version__
+from forensics.report.base import atomic_file
 from forensics.store import CaseStore
 from forensics.verdict import Verdict, VerdictPolicy
 
@@ -86,8 +86,7 @@ def write_report(
     policy = VerdictPolicy(**_policy_args(image.pop("verdict_policy", None)))
     disk_map = image.pop("disk_map")
     summary = summarise(store, image_id)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w", encoding="utf-8") as out:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
         out.write("{\n")
         head = {
             "schema": SCHEMA,
@@ -119,5 +118,4 @@ def write_report(
             _write_raw_array(out, key, store.json_texts(reader, image_id))
         out.write(f'  "disk_map": {_dump(disk_map)}\n')
         out.write("}\n")
-    os.replace(tmp, path)
     return summary

@@ -7,8 +7,17 @@ import json
 import shutil
 from pathlib import Path
 
-from forensics.report.base import DEFAULT_FORMATS, WRITERS, load_writers
+import pytest
+
+from forensics.report.base import (
+    DEFAULT_FORMATS,
+    WRITERS,
+    ReportOptions,
+    load_writers,
+    write_reports,
+)
 from forensics.report.csv import cell
+from forensics.store import CaseStore
 from tests.report.conftest import ANSI_FILE, DEMO, FORMULA_USER, SCRIPT_NAME, SSN, pfa
 
 
@@ -122,3 +131,20 @@ def test_several_formats_into_a_folder(demo_case: Path, tmp_path: Path) -> None:
     done = pfa("report", str(demo_case), "-f", "json,jsonl", "-f", "csv", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert {p.name for p in out.iterdir()} == {"report.json", "report.jsonl", "report-csv"}
+
+
+def test_an_interrupted_json_report_leaves_no_partial_file(
+    demo_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forensics.report import json_report
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the records are written out
+
+    monkeypatch.setattr(json_report, "_write_raw_array", interrupted)
+    with (
+        CaseStore.open_existing(demo_case / "case.sqlite") as case,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        write_reports(case, tmp_path, ["json"], ReportOptions())
+    assert list(tmp_path.iterdir()) == []
