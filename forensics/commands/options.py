@@ -47,7 +47,7 @@ def add_page_options(command: argparse.ArgumentParser) -> None:
         type=int,
         default=max(1, os.cpu_count() or 1),
         metavar="N",
-        help="worker processes for parsing jobs and OCR (default: one per CPU)",
+        help="worker processes for parsing jobs, OCR and writing reports (default: one per CPU)",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from forensics.commands.base import Command
 from forensics.commands.case import open_existing_case
 from forensics.errors import InputError
-from forensics.report.base import ReportOptions, load_writers, writer
+from forensics.report.base import ReportOptions, ReportWriter, load_writers, write_all, writer
 
 EPILOG = """\
 formats (--format, repeatable or comma-separated):
@@ -92,7 +93,7 @@ class ReportCommand(Command):
                     raise InputError(f"output {output} exists and is not a folder")
                 output.mkdir(parents=True, exist_ok=True)
                 folder = output
-            written: list[Path] = []
+            targets: list[tuple[ReportWriter, Path]] = []
             for plugin in plugins:
                 dest = folder / plugin.default_name
                 if output is not None and len(plugins) == 1:
@@ -101,7 +102,8 @@ class ReportCommand(Command):
                         dest = dest / plugin.default_name
                     elif not dest.parent.is_dir():
                         raise InputError(f"cannot write {dest}: no folder {dest.parent}")
-                written += plugin.write(case, dest, options)
+                targets.append((plugin, dest))
+            written = write_all(case, targets, options, workers=os.cpu_count() or 1)
         for path in written:
             console.print(f"wrote {path}", markup=False, highlight=False)
         return 0

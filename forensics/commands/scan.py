@@ -90,7 +90,11 @@ class ScanCommand(Command):
         )
         with store:
             written = write_reports(
-                store, args.output, DEFAULT_FORMATS, ReportOptions(image_ids=(result.image_id,))
+                store,
+                args.output,
+                DEFAULT_FORMATS,
+                ReportOptions(image_ids=(result.image_id,)),
+                workers=args.workers,
             )
             report_path = written[0]
             summary = summarise(store, result.image_id)

@@ -14,6 +14,7 @@ from forensics.report.base import (
     WRITERS,
     ReportOptions,
     load_writers,
+    write_all,
     write_reports,
 )
 from forensics.report.csv import cell
@@ -131,6 +132,45 @@ def test_several_formats_into_a_folder(demo_case: Path, tmp_path: Path) -> None:
     done = pfa("report", str(demo_case), "-f", "json,jsonl", "-f", "csv", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert {p.name for p in out.iterdir()} == {"report.json", "report.jsonl", "report-csv"}
+
+
+def _tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_reports_written_in_parallel_are_the_ones_written_in_turn(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    formats = ("json", "html", "jsonl", "csv", "timesketch", "dfxml")
+    written, order = {}, {}
+    for workers in (1, 3):
+        folder = tmp_path / f"workers-{workers}"
+        folder.mkdir()
+        with CaseStore.open_existing(demo_case / "case.sqlite") as case:
+            paths = write_reports(case, folder, formats, ReportOptions(), workers=workers)
+        order[workers] = [str(p.relative_to(folder)) for p in paths]
+        written[workers] = _tree_bytes(folder)
+    # The same files with the same bytes, listed in the same order, whichever process wrote them.
+    assert order[3] == order[1]
+    assert order[1][0] == "report.json" and order[1][1] == "report.html"
+    assert written[3] == written[1]
+    assert len(written[1]) >= len(formats)
+
+
+def test_an_error_in_a_report_written_in_parallel_reaches_the_caller(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    html = load_writers()["html"]()
+    json_writer = load_writers()["json"]()
+    missing = tmp_path / "no-such-folder" / "report.html"
+    with CaseStore.open_existing(demo_case / "case.sqlite") as case, pytest.raises(OSError):
+        write_all(
+            case,
+            [(json_writer, tmp_path / "report.json"), (html, missing)],
+            ReportOptions(),
+            workers=2,
+        )
+    assert not missing.parent.exists()
 
 
 def test_an_interrupted_json_report_leaves_no_partial_file(
