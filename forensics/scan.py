@@ -541,10 +541,17 @@ class _ImageScan:
             started = time.perf_counter()
             self.progress.start(len(self.job_files), "jobs", unit="files")
             results = extract_all(
-                extractor, self._job_sources(), len(self.job_files), self.options.workers
+                extractor,
+                self._job_sources(),
+                len(self.job_files),
+                self.options.workers,
+                self.image,
             )
             for source, extracted in results:
-                self._store_extracted(extracted, source.file_id, pair_keys)
+                if extracted.unreadable is not None:
+                    self.problem(Problem("unreadable-file", extracted.unreadable))
+                else:
+                    self._store_extracted(extracted, source.file_id, pair_keys)
                 self.progress.advance(1)
             self.progress.stop()
             self.store.commit()
@@ -714,14 +721,20 @@ class _ImageScan:
     def _job_sources(self) -> Iterator[JobSource]:
         for fs, walked, file_id in self.job_files:
             entry = walked.entry
-            try:
-                data = self._read_file(fs, walked, 0, MAX_PARSE_BYTES)
-            except OSError as exc:
-                self.problem(Problem("unreadable-file", f"{entry.path}: {exc}"))
-                continue
+            data, unread = b"", 0
+            if self.image.forks_share and entry.runs and not walked.resident:
+                # Read by the worker that parses it: not here, and not sent to it.
+                unread = max(0, min(MAX_PARSE_BYTES, entry.size))
+            else:
+                try:
+                    data = self._read_file(fs, walked, 0, MAX_PARSE_BYTES)
+                except OSError as exc:
+                    self.problem(Problem("unreadable-file", f"{entry.path}: {exc}"))
+                    continue
             cls = LocationClass.ALLOCATED if entry.allocated else LocationClass.DELETED
             yield JobSource(
                 data=data,
+                unread=unread,
                 address=self.locator.file_address(
                     fs.volume, entry.path, entry.inode, entry.allocated
                 ),

@@ -323,3 +323,77 @@ def test_job_files_found_the_same_while_yara_runs_as_by_the_walk(
     by_walk = job_paths(tmp_path / "walk", 0)
     assert queued == by_walk
     assert sorted(queued) == [f"/spool/{number:05d}.prn" for number in range(40)]
+
+
+def test_job_files_read_by_the_workers_are_the_ones_the_scan_would_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a raw image the worker that parses a job file reads its bytes itself; the jobs,
+    findings and print jobs are those of the scan reading every file and sending it over,
+    deleted files (read through the runs TSK still knows) included."""
+    from forensics.cli import main
+    from forensics.evidence.image import RawImage
+
+    staging = tmp_path / "root"
+    (staging / "spool").mkdir(parents=True)
+    for number in range(12):
+        job = pjl_job(tmp_path, f"report{number}.docx")
+        (staging / "spool" / f"{number:05d}.prn").write_bytes(job)
+    image = tmp_path / "spool.img"
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "8M"],
+        check=True,
+    )
+    subprocess.run(
+        ["debugfs", "-w", "-R", "rm /spool/00003.prn", str(image)], check=True, capture_output=True
+    )
+
+    def report(out: Path) -> dict:
+        assert main(["scan", str(image), "-o", str(out), "-q", "--no-pages", "--jobs", "2"]) == 1
+        return json.loads((out / "report.json").read_text())
+
+    by_workers = report(tmp_path / "workers")
+    monkeypatch.setattr(RawImage, "forks_share", False)  # the scan reads and sends each file
+    sent = report(tmp_path / "sent")
+    for key in ("jobs", "findings", "print_jobs", "problems"):
+        assert by_workers[key] == sent[key], key
+    assert len(by_workers["jobs"]) >= 24  # PJL wrappers and their PCL payloads
+    deleted = [j for j in by_workers["jobs"] if j["location_class"] == "deleted"]
+    assert [j["path"] for j in deleted if j["format"] == "pjl"] == ["/spool/00003.prn"]
+    assert "read" in by_workers["image"]["profile"]["job_step_seconds"]
+    assert "read" not in sent["image"]["profile"]["job_step_seconds"]
+
+
+def test_a_job_file_a_worker_cannot_read_is_a_problem(tmp_path: Path) -> None:
+    """The image file shrank after it was opened: the worker's read fails and the source comes
+    back as unreadable (the scan records an unreadable-file Problem), nothing is raised."""
+    from forensics.detect.rules import load_rules
+    from forensics.detect.scanner import Detector
+    from forensics.evidence.address import EvidenceAddress
+    from forensics.evidence.image import RawImage
+    from forensics.jobs import JobExtractor, JobSource, extract_all
+    from forensics.records import ByteRun, LocationClass
+
+    path = tmp_path / "disk.img"
+    path.write_bytes(pjl_job(tmp_path) * 64)
+    size = path.stat().st_size
+    with RawImage(path) as opened:
+        with open(path, "r+b") as shrink:  # a copy made here, never evidence
+            shrink.truncate(size // 4)
+        sources = [
+            JobSource(
+                data=b"",
+                address=EvidenceAddress(),
+                location_class=LocationClass.ALLOCATED,
+                path=f"/job{number}.prn",
+                runs=(ByteRun(size // 2, 4096, 0),),
+                unread=4096,
+            )
+            for number in range(8)
+        ]
+        extractor = JobExtractor(Detector(load_rules()), reveal=False)
+        results = list(extract_all(extractor, sources, len(sources), 2, opened))
+    assert len(results) == 8
+    for source, extracted in results:
+        assert extracted.unreadable is not None and source.path in extracted.unreadable
+        assert "short read" in extracted.unreadable and not extracted.jobs

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import pyewf
 import pytsk3
@@ -56,6 +57,9 @@ class Image(ABC):
     paths: tuple[Path, ...]
     format: str
     size: int
+    # Whether processes forked from this one may read through the same object at once: true
+    # when every read is a pread of its own (no shared file position, no library state).
+    forks_share: ClassVar[bool] = False
     sector_size: int
     stored_hashes: dict[str, str]
     problems: list[Problem]
@@ -177,6 +181,8 @@ def _fd_size(fd: int, path: Path) -> int:
 class RawImage(Image):
     """A single raw (dd) file or block device, read with ``os.pread`` (no shared file position)."""
 
+    forks_share = True
+
     def __init__(self, path: Path) -> None:
         fd = _open_readonly(path)
         size = _fd_size(fd, path)
@@ -195,6 +201,8 @@ class RawImage(Image):
 
 class SplitRawImage(Image):
     """Raw image split into consecutive segment files; reads may span segment boundaries."""
+
+    forks_share = True  # os.pread on descriptors each process opens or inherits
 
     def __init__(self, paths: tuple[Path, ...], problems: list[Problem]) -> None:
         sizes: list[int] = []
