@@ -618,13 +618,12 @@ def _event(
     kind: str,
     **extra: Any,
 ) -> TimelineEvent | None:
-    seconds = seconds_of(stamp)
-    if seconds is None:
+    moment = _moment(stamp)
+    if moment is None:
         return None
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
     return TimelineEvent(
-        datetime=moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        timestamp=round(seconds * 1_000_000),
+        datetime=moment[0],
+        timestamp=moment[1],
         timestamp_desc=desc,
         message=message,
         kind=kind,
@@ -668,30 +667,51 @@ def _job_events(job: PrintJob) -> Iterator[TimelineEvent]:
 
 
 def _file_events(store: CaseStore, image_id: int) -> Iterator[TimelineEvent]:
-    for (data,) in store.db.execute(
-        "SELECT json_object('path', json_extract(data, '$.path'),"
-        " 'inode', json_extract(data, '$.inode'), 'allocated', json_extract(data, '$.allocated'),"
-        " 'mtime', json_extract(data, '$.mtime'), 'atime', json_extract(data, '$.atime'),"
-        " 'ctime', json_extract(data, '$.ctime'), 'crtime', json_extract(data, '$.crtime'),"
-        " 'kind', json_extract(data, '$.kind'), 'size', json_extract(data, '$.size'))"
+    """A timeline event for each time stamp of each file (four a file at most)."""
+    times = ", ".join(f"json_extract(data, '$.{key}')" for key, _ in _FILE_TIMES)
+    # Printers stamp many files alike (a clock that was never set, files written in one go):
+    # each distinct stamp is parsed once (a bounded memo, emptied when full).
+    moments: dict[str, tuple[str, int] | None] = {}
+    for path, inode, allocated, size, *stamps in store.db.execute(
+        "SELECT json_extract(data, '$.path'), json_extract(data, '$.inode'),"
+        f" json_extract(data, '$.allocated'), json_extract(data, '$.size'), {times}"
         " FROM files WHERE image_id = ? ORDER BY file_id",
         (image_id,),
     ):
-        entry = json.loads(data)
-        state = "" if entry.get("allocated") else " (deleted)"
-        for key, desc in _FILE_TIMES:
-            event = _event(
-                entry.get(key),
-                desc,
-                f"{entry.get('path')}{state}, {entry.get('size')} bytes",
-                "file",
-                path=entry.get("path"),
-                inode=entry.get("inode"),
+        message = f"{path}{'' if allocated else ' (deleted)'}, {size} bytes"
+        for (key, desc), stamp in zip(_FILE_TIMES, stamps, strict=True):
+            if stamp is None:
+                continue
+            if stamp not in moments:
+                if len(moments) >= _MOMENTS_KEPT:
+                    moments.clear()
+                moments[stamp] = _moment(stamp)
+            moment = moments[stamp]
+            if moment is None:
+                continue
+            yield TimelineEvent(
+                datetime=moment[0],
+                timestamp=moment[1],
+                timestamp_desc=desc,
+                message=message,
+                kind="file",
+                path=path,
+                inode=inode,
                 source=f"files.{key}",
                 time_zone="UTC",
             )
-            if event is not None:
-                yield event
+
+
+_MOMENTS_KEPT = 65536
+
+
+def _moment(stamp: Any) -> tuple[str, int] | None:
+    """The event time (ISO 8601 UTC, microseconds) and its microseconds since the epoch."""
+    seconds = seconds_of(stamp)
+    if seconds is None:
+        return None
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), round(seconds * 1_000_000)
 
 
 def consolidate(store: CaseStore, image_id: int) -> Consolidated:
