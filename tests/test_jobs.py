@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import secrets
+from fixtures.tools import debugfs, make_ext
 
 PROJECT = Path(__file__).resolve().parent.parent
 UEL = b"\x1b%-12345X"
@@ -53,6 +54,27 @@ def loose_job(tmp_path: Path) -> Path:
     path = tmp_path / "00017.prn"
     path.write_bytes(pjl_job(tmp_path))
     return path
+
+
+def spool_image(
+    tmp_path: Path, files: dict[str, bytes], size: int, deleted: tuple[str, ...] = ()
+) -> Path:
+    """An ext2 image (``mke2fs -d`` through fixtures.tools.make_ext) holding ``files``, with
+    the files in ``deleted`` then removed by debugfs."""
+    image = tmp_path / "spool.img"
+    make_ext(
+        image,
+        size,
+        files,
+        fstype="ext2",
+        block_size=1024,
+        label="spool",
+        uuid="6f1c0b8e-0000-4000-8000-000000000011",
+        work=tmp_path,
+    )
+    for path in deleted:
+        debugfs(image, f"rm {path}", write=True, work=tmp_path)
+    return image
 
 
 def test_loose_pjl_job_is_parsed_and_its_text_scanned(loose_job: Path, tmp_path: Path) -> None:
@@ -136,16 +158,8 @@ def test_extract_names_are_safe(tmp_path: Path) -> None:
 
 def test_deleted_job_in_an_image(tmp_path: Path) -> None:
     """A PJL job spooled to ext2 and deleted: the job is recovered, class deleted, with path."""
-    staging = tmp_path / "root"
-    (staging / "spool").mkdir(parents=True)
-    (staging / "spool" / "00017.prn").write_bytes(pjl_job(tmp_path))
-    image = tmp_path / "spool.img"
-    subprocess.run(
-        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "4M"],
-        check=True,
-    )
-    subprocess.run(
-        ["debugfs", "-w", "-R", "rm /spool/00017.prn", str(image)], check=True, capture_output=True
+    image = spool_image(
+        tmp_path, {"spool/00017.prn": pjl_job(tmp_path)}, 4 << 20, deleted=("/spool/00017.prn",)
     )
     jobs = json.loads(pfa("jobs", str(image), "--artefacts", "--json").stdout)
     pjl = next(j for j in jobs if j["format"] == "pjl")
@@ -298,20 +312,12 @@ def test_job_files_found_the_same_while_yara_runs_as_by_the_walk(
     import forensics.scan as scan_module
     from tests.test_chunking import scan_small_chunks
 
-    staging = tmp_path / "root"
-    (staging / "spool").mkdir(parents=True)
-    (staging / "docs").mkdir()
     job = pjl_job(tmp_path)
+    files: dict[str, bytes] = {}
     for number in range(40):
-        (staging / "spool" / f"{number:05d}.prn").write_bytes(
-            job.replace(b"4711", b"%04d" % number)
-        )
-        (staging / "docs" / f"note{number}.txt").write_text(f"note {number}\n" * 50)
-    image = tmp_path / "spool.img"
-    subprocess.run(
-        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "8M"],
-        check=True,
-    )
+        files[f"spool/{number:05d}.prn"] = job.replace(b"4711", b"%04d" % number)
+        files[f"docs/note{number}.txt"] = f"note {number}\n".encode() * 50
+    image = spool_image(tmp_path, files, 8 << 20)
 
     def job_paths(out: Path, max_unsniffed: int) -> list[str]:
         monkeypatch.setattr(scan_module, "MAX_UNSNIFFED", max_unsniffed)
@@ -334,19 +340,10 @@ def test_job_files_read_by_the_workers_are_the_ones_the_scan_would_send(
     from forensics.cli import main
     from forensics.evidence.image import RawImage
 
-    staging = tmp_path / "root"
-    (staging / "spool").mkdir(parents=True)
-    for number in range(12):
-        job = pjl_job(tmp_path, f"report{number}.docx")
-        (staging / "spool" / f"{number:05d}.prn").write_bytes(job)
-    image = tmp_path / "spool.img"
-    subprocess.run(
-        ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", str(staging), str(image), "8M"],
-        check=True,
-    )
-    subprocess.run(
-        ["debugfs", "-w", "-R", "rm /spool/00003.prn", str(image)], check=True, capture_output=True
-    )
+    files = {
+        f"spool/{number:05d}.prn": pjl_job(tmp_path, f"report{number}.docx") for number in range(12)
+    }
+    image = spool_image(tmp_path, files, 8 << 20, deleted=("/spool/00003.prn",))
 
     def report(out: Path) -> dict:
         assert main(["scan", str(image), "-o", str(out), "-q", "--no-pages", "--jobs", "2"]) == 1
