@@ -88,6 +88,8 @@ class Detection:
 
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _SECTION_WINDOW = 4096  # bytes looked back for the INI section a key sits in
+# Characters that end the look-back: control codes below TAB, and bytes UTF-16 could not decode.
+_BINARY_CHARS = (*map(chr, range(9)), "\ufffd")
 _SECTION_RE = re.compile(r"(?m)^[ \t]*\[([A-Za-z][A-Za-z0-9 _.\-]{0,40})\][ \t]*\r?$")
 
 
@@ -110,7 +112,7 @@ def _ini_section(buf: bytes, start: int, width: int) -> str | None:
     lo += (start - lo) % width
     raw = buf[lo:start]
     text = raw.decode("utf-16-le", errors="replace") if width == 2 else raw.decode("latin-1")
-    binary = max((i for i, ch in enumerate(text) if ord(ch) < 9 or ch == "\ufffd"), default=-1)
+    binary = max(text.rfind(char) for char in _BINARY_CHARS)  # -1 when there is none
     headers = list(_SECTION_RE.finditer(text, binary + 1))
     return headers[-1].group(1) if headers else None
 

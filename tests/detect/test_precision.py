@@ -43,6 +43,22 @@ def test_binary_between_section_and_key_ends_the_section(detector: Detector) -> 
     assert found.service is None
 
 
+def test_binary_before_the_section_leaves_it_in_force(detector: Detector) -> None:
+    data = bytes(range(0, 8)) * 4 + b"\n[SMTP]\nServer=mail.example.org\nPassword=Zz9zz9zz\n"
+    (found,) = detector.scan(data)
+    assert found.service == "SMTP"
+
+
+def test_undecodable_utf16_between_section_and_key_ends_the_section(detector: Detector) -> None:
+    # A lone surrogate decodes to U+FFFD: another file's bytes, not the section's text.
+    head = "[SMTP]\n".encode("utf-16-le") + b"\x00\xd8"
+    data = head + "\nPassword=Zz9zz9zz\n".encode("utf-16-le")
+    (found,) = detector.scan(data)
+    assert found.service is None
+    (kept,) = detector.scan("[SMTP]\n\nPassword=Zz9zz9zz\n".encode("utf-16-le"))
+    assert kept.service == "SMTP"
+
+
 @pytest.mark.parametrize(
     ("key", "credential", "service"),
     [
