@@ -63,7 +63,7 @@ from forensics.jobs import (
     pair_jobs,
     record_extracted,
 )
-from forensics.printjobs import consolidate_or_problem
+from forensics.printjobs import FileEventStager, consolidate_or_problem
 from forensics.progress import Progress
 from forensics.records import (
     ByteRun,
@@ -322,6 +322,10 @@ class _ImageScan:
         # queues them, so the YARA threads are not idle while their heads are read (see
         # _sniff_until); job_files keeps the walk's order either way.
         self._unsniffed: deque[tuple[FileSystem, WalkedFile, int]] = deque()
+        # The file timeline events, staged while the main thread waits on YARA once the file
+        # systems are walked (consolidation then only adds the job events); a part of a split
+        # image is consolidated after the merge, from the merged files.
+        self.file_events: FileEventStager | None = None
         self.jobs = 0
         self.user_files_with_content = 0
         self.hash_complete = True
@@ -905,9 +909,14 @@ class _ImageScan:
     def _sniff_until(self, matching: Future[_Examined]) -> None:
         """Sniff queued files for job formats while YARA still works on ``matching``: the main
         thread would only wait, and the walk did not read the files' heads itself so that
-        YARA could run on while it walked."""
+        YARA could run on while it walked. Then, while it still works, stage file timeline
+        events (FileEventStager)."""
         while self._unsniffed and not matching.done():
             self._sniff_some()
+        events = self.file_events
+        if events is not None:
+            while not matching.done() and events.stage_some():
+                pass  # one batch of files at a time
 
     def _finish_chunk(
         self,
@@ -1227,6 +1236,8 @@ def scan_image(
     def prepare() -> None:  # on the main thread while the first buffers are read and matched
         walk_started = time.perf_counter()
         layouts.append(scan.map_structure())
+        if options.part is None:  # the files are all known: their events can be staged
+            scan.file_events = FileEventStager(store, image_id)
         scan.stage_done("file-system walk (within stream)", walk_started)
 
     hashes = scan.stream(disk_map, prepare=prepare)
@@ -1254,7 +1265,9 @@ def scan_image(
                 )
             )
     # A split image is consolidated once its parts are merged (forensics.batch.parts).
-    failed = consolidate_or_problem(store, image_id) if options.part is None else None
+    failed = (
+        consolidate_or_problem(store, image_id, scan.file_events) if options.part is None else None
+    )
     if failed is not None:
         scan.problem(failed)
     scan.flush_problems()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -447,12 +447,16 @@ class CaseStore:
         image_id: int,
         print_jobs: Iterable[PrintJob],
         artefacts: Iterable[Artefact],
-        events: Iterable[Iterable[TimelineEvent]],
+        events: Mapping[int, Iterable[TimelineEvent]],
+        staged: bool = False,
     ) -> None:
         """(Re)write an image's print jobs, device artefacts and timeline (forensics/printjobs).
 
-        The timeline goes through a temporary table so it is stored in time order however
-        many events there are: readers list it by rowid.
+        ``events``: timeline events by group; at the same time a lower group comes first, and
+        within a group the order given. ``staged``: events staged before (stage_timeline) join
+        them; otherwise what was staged is dropped. The timeline goes through a temporary
+        table so it is stored in time order however many events there are: readers list it
+        by rowid.
         """
         db = self.db
         for table in ("print_jobs", "artefacts", "timeline"):
@@ -476,23 +480,45 @@ class CaseStore:
             "INSERT INTO artefacts VALUES (?, ?, ?, ?, ?)",
             ((image_id, a.artefact_id, a.kind, a.path, case_json(a.to_dict())) for a in artefacts),
         )
-        db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS timeline_unsorted"
-            " (seq INTEGER PRIMARY KEY, time TEXT, kind TEXT, data TEXT)"
-        )
-        db.execute("DELETE FROM timeline_unsorted")
-        for batch in events:
-            db.executemany(
-                "INSERT INTO timeline_unsorted (time, kind, data) VALUES (?, ?, ?)",
-                ((e.datetime, e.kind, case_json(e.to_dict())) for e in batch),
-            )
+        if not staged:
+            self.clear_staged_timeline()
+        for group, batch in events.items():
+            self.stage_timeline(batch, group)
         db.execute(
             "INSERT INTO timeline (image_id, time, kind, data) SELECT ?, time, kind, data"
-            " FROM timeline_unsorted ORDER BY time, seq",
+            " FROM timeline_unsorted ORDER BY time, grp, seq",
             (image_id,),
         )
         db.execute("DELETE FROM timeline_unsorted")
         db.commit()
+
+    def _staging_table(self) -> None:
+        """The temporary table timeline events wait in (of this connection only)."""
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS timeline_unsorted"
+            " (seq INTEGER PRIMARY KEY, grp INTEGER, time TEXT, kind TEXT, data TEXT)"
+        )
+
+    def clear_staged_timeline(self) -> None:
+        """Drop the timeline events staged so far."""
+        self._staging_table()
+        self.db.execute("DELETE FROM timeline_unsorted")
+
+    def staged_timeline_events(self, group: int) -> int:
+        """How many events of ``group`` are staged."""
+        self._staging_table()
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM timeline_unsorted WHERE grp = ?", (group,)
+        ).fetchone()
+        return int(row[0])
+
+    def stage_timeline(self, events: Iterable[TimelineEvent], group: int) -> None:
+        """Stage timeline events of ``group`` for the next replace_consolidated(staged=True)."""
+        self._staging_table()
+        self.db.executemany(
+            "INSERT INTO timeline_unsorted (grp, time, kind, data) VALUES (?, ?, ?, ?)",
+            ((group, e.datetime, e.kind, case_json(e.to_dict())) for e in events),
+        )
 
     def print_jobs(self, image_id: int) -> Iterator[dict[str, Any]]:
         """Consolidated print jobs (time order); none for a case written before them."""

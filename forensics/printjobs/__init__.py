@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from forensics.printjobs.consolidate import (
     Consolidated,
+    FileEventStager,
     consolidate,
     consolidate_into_store,
     consolidate_or_problem,
 )
 
-__all__ = ["Consolidated", "consolidate", "consolidate_into_store", "consolidate_or_problem"]
+__all__ = [
+    "Consolidated",
+    "FileEventStager",
+    "consolidate",
+    "consolidate_into_store",
+    "consolidate_or_problem",
+]

@@ -65,6 +65,8 @@ _TIME_DESCRIPTIONS = {
     "completed": "Print job completed",
     "document_created": "Document created",
 }
+# Groups of timeline events: at the same time, job events come before file events.
+JOB_EVENTS, FILE_EVENTS = 0, 1
 _FILE_TIMES = (
     ("mtime", "File modified"),
     ("atime", "File accessed"),
@@ -666,40 +668,118 @@ def _job_events(job: PrintJob) -> Iterator[TimelineEvent]:
                 yield event
 
 
+_FILES_PER_BATCH = 256  # files whose time stamps are read (and staged) at a time
+
+
 def _file_events(store: CaseStore, image_id: int) -> Iterator[TimelineEvent]:
     """A timeline event for each time stamp of each file (four a file at most)."""
-    times = ", ".join(f"json_extract(data, '$.{key}')" for key, _ in _FILE_TIMES)
-    # Printers stamp many files alike (a clock that was never set, files written in one go):
-    # each distinct stamp is parsed once (a bounded memo, emptied when full).
-    moments: dict[str, tuple[str, int] | None] = {}
-    for path, inode, allocated, size, *stamps in store.db.execute(
-        "SELECT json_extract(data, '$.path'), json_extract(data, '$.inode'),"
-        f" json_extract(data, '$.allocated'), json_extract(data, '$.size'), {times}"
-        " FROM files WHERE image_id = ? ORDER BY file_id",
-        (image_id,),
-    ):
-        message = f"{path}{'' if allocated else ' (deleted)'}, {size} bytes"
-        for (key, desc), stamp in zip(_FILE_TIMES, stamps, strict=True):
-            if stamp is None:
-                continue
-            if stamp not in moments:
-                if len(moments) >= _MOMENTS_KEPT:
-                    moments.clear()
-                moments[stamp] = _moment(stamp)
-            moment = moments[stamp]
-            if moment is None:
-                continue
-            yield TimelineEvent(
-                datetime=moment[0],
-                timestamp=moment[1],
-                timestamp_desc=desc,
-                message=message,
-                kind="file",
-                path=path,
-                inode=inode,
-                source=f"files.{key}",
-                time_zone="UTC",
-            )
+    reader = _FileEventReader(store, image_id)
+    while True:
+        events = reader.next_batch()
+        if events is None:
+            return
+        yield from events
+
+
+class _FileEventReader:
+    """An image's file timeline events, a batch of files at a time, in file order."""
+
+    def __init__(self, store: CaseStore, image_id: int) -> None:
+        self.store = store
+        self.image_id = image_id
+        self.last_file_id = -1
+        # Printers stamp many files alike (a clock that was never set, files written in one
+        # go): each distinct stamp is parsed once (a bounded memo, emptied when full).
+        self.moments: dict[str, tuple[str, int] | None] = {}
+
+    def next_batch(self) -> list[TimelineEvent] | None:
+        """The events of the next _FILES_PER_BATCH files; None when every file was read."""
+        times = ", ".join(f"json_extract(data, '$.{key}')" for key, _ in _FILE_TIMES)
+        rows = self.store.db.execute(
+            "SELECT file_id, json_extract(data, '$.path'), json_extract(data, '$.inode'),"
+            f" json_extract(data, '$.allocated'), json_extract(data, '$.size'), {times}"
+            " FROM files WHERE image_id = ? AND file_id > ? ORDER BY file_id LIMIT ?",
+            (self.image_id, self.last_file_id, _FILES_PER_BATCH),
+        ).fetchall()
+        if not rows:
+            return None
+        self.last_file_id = rows[-1][0]
+        moments = self.moments
+        events: list[TimelineEvent] = []
+        for _file_id, path, inode, allocated, size, *stamps in rows:
+            message = f"{path}{'' if allocated else ' (deleted)'}, {size} bytes"
+            for (key, desc), stamp in zip(_FILE_TIMES, stamps, strict=True):
+                if stamp is None:
+                    continue
+                if stamp not in moments:
+                    if len(moments) >= _MOMENTS_KEPT:
+                        moments.clear()
+                    moments[stamp] = _moment(stamp)
+                moment = moments[stamp]
+                if moment is None:
+                    continue
+                events.append(
+                    TimelineEvent(
+                        datetime=moment[0],
+                        timestamp=moment[1],
+                        timestamp_desc=desc,
+                        message=message,
+                        kind="file",
+                        path=path,
+                        inode=inode,
+                        source=f"files.{key}",
+                        time_zone="UTC",
+                    )
+                )
+        return events
+
+
+class FileEventStager:
+    """Writes an image's file timeline events into the store ahead of consolidation, a batch
+    of files at a time: a scan stages them while it waits on YARA, once the file systems are
+    walked (the files table does not change after the walk), and consolidation then only adds
+    the job events. The timeline comes out the same as when consolidation reads the files."""
+
+    def __init__(self, store: CaseStore, image_id: int) -> None:
+        self.store = store
+        self.reader = _FileEventReader(store, image_id)
+        self.done = False
+        self.failed = False  # staging failed: consolidation reads the files itself
+        self.staged = 0  # events staged
+        store.clear_staged_timeline()
+
+    def stage_some(self) -> bool:
+        """Stage the next batch of files' events; whether there is more to stage."""
+        if self.done or self.failed:
+            return False
+        try:
+            events = self.reader.next_batch()
+            if events is None:
+                self.done = True
+                return False
+            self.store.stage_timeline(events, FILE_EVENTS)
+            self.staged += len(events)
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            log.debug("staging file timeline events failed: %s", exc, exc_info=True)
+            self.failed = True
+            return False
+        return True
+
+    def finish(self) -> bool:
+        """Stage what is left; whether every file's events are staged (and still there: a
+        consolidation in between would have dropped them)."""
+        while self.stage_some():
+            pass
+        if self.done and not self.failed:
+            try:
+                waiting = self.store.staged_timeline_events(FILE_EVENTS)
+            except sqlite3.Error:
+                log.debug("staged file timeline events not counted", exc_info=True)
+                waiting = -1
+            if waiting != self.staged:
+                log.debug("%d file timeline events staged, %d found", self.staged, waiting)
+                self.failed = True
+        return self.done and not self.failed
 
 
 _MOMENTS_KEPT = 65536
@@ -741,22 +821,34 @@ def _build_id(group: _Group) -> str:
     return "P" + hashlib.sha256("|".join(artefact_ids).encode()).hexdigest()[:12]
 
 
-def consolidate_into_store(store: CaseStore, image_id: int) -> Consolidated:
-    """Consolidate one image and (re)write its print_jobs, artefacts and timeline tables."""
+def consolidate_into_store(
+    store: CaseStore, image_id: int, staged: FileEventStager | None = None
+) -> Consolidated:
+    """Consolidate one image and (re)write its print_jobs, artefacts and timeline tables.
+
+    ``staged``: the image's file events were staged ahead (FileEventStager); the rest of them
+    is staged now. Without it (or if staging failed) they are read from the files here."""
     result = consolidate(store, image_id)
-    store.replace_consolidated(
-        image_id,
-        result.print_jobs,
-        result.artefacts,
-        (result.events, _file_events(store, image_id)),
-    )
+    if staged is not None and staged.finish():
+        store.replace_consolidated(
+            image_id, result.print_jobs, result.artefacts, {JOB_EVENTS: result.events}, True
+        )
+    else:
+        store.replace_consolidated(
+            image_id,
+            result.print_jobs,
+            result.artefacts,
+            {JOB_EVENTS: result.events, FILE_EVENTS: _file_events(store, image_id)},
+        )
     return result
 
 
-def consolidate_or_problem(store: CaseStore, image_id: int) -> Problem | None:
+def consolidate_or_problem(
+    store: CaseStore, image_id: int, staged: FileEventStager | None = None
+) -> Problem | None:
     """Consolidate at the end of a scan; a failure is a Problem, never the end of the run."""
     try:
-        consolidate_into_store(store, image_id)
+        consolidate_into_store(store, image_id, staged)
     except (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError) as exc:
         log.debug("consolidating print jobs failed", exc_info=True)
         return Problem(

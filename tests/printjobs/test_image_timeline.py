@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ import pytest
 
 from fixtures.builders import pxl_print_job
 from fixtures.tools import dd_write
+from forensics.printjobs import FileEventStager, consolidate_into_store
+from forensics.printjobs.consolidate import FILE_EVENTS, JOB_EVENTS
+from forensics.records import TimelineEvent
+from forensics.store import CaseStore
 from tests.printjobs.test_consolidate import hp_driver_job, pfa
 
 HOSTILE_NAME = "notes|x\x1b[31mred.txt"
@@ -139,3 +144,57 @@ def test_html_report_shows_timeline_and_print_jobs(
     for job in report["print_jobs"]:
         assert job["print_job_id"] in page
     assert "\x1b" not in page
+
+
+def _timeline_rows(store: CaseStore) -> list[tuple[object, ...]]:
+    return store.db.execute(
+        "SELECT image_id, time, kind, data FROM timeline ORDER BY rowid"
+    ).fetchall()
+
+
+def test_timeline_staged_during_the_scan_is_the_one_consolidation_writes(
+    case: tuple[Path, Path, str, dict[str, Any]], tmp_path: Path
+) -> None:
+    # The scan stages the file events while it waits on YARA; consolidating the case again
+    # from its files (as a merge of split parts does) must write the same rows in the same
+    # order, and so must a staging whose rows a consolidation in between dropped.
+    out = case[1]
+    copy = tmp_path / "case.sqlite"
+    shutil.copy(out / "case.sqlite", copy)  # the scan's case, closed (no WAL left)
+    with CaseStore(copy) as store:
+        scanned = _timeline_rows(store)
+        kinds = {str(row[2]) for row in scanned}
+        assert {"file", "print-job"} <= kinds
+        files = store.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        assert sum(1 for row in scanned if row[2] == "file") >= files  # an mtime at least
+        consolidate_into_store(store, 1)
+        assert _timeline_rows(store) == scanned
+        stager = FileEventStager(store, 1)
+        assert stager.stage_some()
+        consolidate_into_store(store, 1)  # drops what was staged
+        consolidate_into_store(store, 1, stager)
+        assert stager.failed
+        assert _timeline_rows(store) == scanned
+
+
+def test_events_at_the_same_time_keep_their_group_order(tmp_path: Path) -> None:
+    # Job events come before file events of the same second, whether the file events were
+    # staged first (a scan) or come after the job events (a later consolidation).
+    def event(kind: str, message: str) -> TimelineEvent:
+        return TimelineEvent(
+            datetime="2024-06-11T09:30:00.000000Z",
+            timestamp=1718098200000000,
+            timestamp_desc="Print job submitted" if kind == "print-job" else "File modified",
+            message=message,
+            kind=kind,
+        )
+
+    jobs = [event("print-job", "job a"), event("print-job", "job b")]
+    files = [event("file", "/spool/a.prn"), event("file", "/spool/b.prn")]
+    with CaseStore(tmp_path / "case.sqlite") as store:
+        store.stage_timeline(files, FILE_EVENTS)
+        store.replace_consolidated(1, [], [], {JOB_EVENTS: jobs}, True)
+        staged = [json.loads(str(row[3]))["message"] for row in _timeline_rows(store)]
+        store.replace_consolidated(1, [], [], {JOB_EVENTS: jobs, FILE_EVENTS: files})
+        read = [json.loads(str(row[3]))["message"] for row in _timeline_rows(store)]
+    assert staged == read == ["job a", "job b", "/spool/a.prn", "/spool/b.prn"]
