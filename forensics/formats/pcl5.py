@@ -58,6 +58,7 @@ TEXT_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 VALUE = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
 MAX_LINES_TOKEN = 256  # CR LF ended lines read as one token
 MAX_WORDS_TOKEN = 256  # word steps read as one token
+MAX_ROW_LINES_TOKEN = 256  # row-positioned lines read as one token
 # Value fields of the sequence forms below. A sequence of one command takes a sign, up to 16
 # digits and a fraction; in a combined sequence each value is read as VALUE reads it within
 # MAX_VALUE_CHARS, which holds for up to 15 digits before and after the point.
@@ -77,6 +78,10 @@ SEQUENCE = (
 # "Horizontal Cursor Positioning (PCL Units)") and the word printed after it, a whole text run
 # (no text byte follows) of printable ASCII without spaces.
 WORD_STEP = rb"\*p[+-][0-9]{1,16}X[\x21-\x7e]+(?![\x20-\x7e\x80-\xff])"
+# A row line after its ESC: a move to a text row (ESC&a#R, PCL5 TRM "Vertical Cursor Positioning
+# (Using Rows)", an unsigned whole number) and a text run (or none) ended by CR LF, the way
+# line-oriented report generators place each line of a page.
+ROW_LINE = rb"&a[0-9]{1,5}R[\x20-\x7e\x80-\xff]*\r\n"
 # The token at a position of the stream: exactly one alternative matches wherever the stream
 # goes on (see test_every_byte_starts_a_token), so the main loop takes whole runs and whole
 # commands, never single bytes:
@@ -89,6 +94,8 @@ WORD_STEP = rb"\*p[+-][0-9]{1,16}X[\x21-\x7e]+(?![\x20-\x7e\x80-\xff])"
 # - ``position``: both, ESC*p#x#Y, where drivers start a line;
 # - ``raster_row``: ESC*b#W (PCL5 TRM "Transfer Raster Data"), a row of Ghostscript ``ljet4``
 #   output;
+# - ``row_lines``: row lines one after another (ROW_LINE), each the same as a ``sequence`` and
+#   a ``lines`` token;
 # then the UEL (PJL TRM ch. 4; a ``sequence`` too), a two-character command, a ``sequence``,
 # and last a lone ESC (``escape``): a sequence with data, a long value or a malformed one, or
 # the end of the data, all for the general decoder (_parse_sequence).
@@ -102,7 +109,9 @@ TOKEN = re.compile(
     rb"|(?P<position>\*p(?P<position_x>" + COMBINED_VALUE + rb")x"
     rb"(?P<position_y>" + COMBINED_VALUE + rb")Y)"
     rb"|(?P<raster_row>\*b(?P<row_length>[0-9]{0,16})W)"
-    rb"|(?P<uel>%-12345X)"
+    rb"|(?P<row_lines>" + ROW_LINE
+    + rb"(?:\x1b" + ROW_LINE + rb"){0,%d})" % (MAX_ROW_LINES_TOKEN - 1)
+    + rb"|(?P<uel>%-12345X)"
     rb"|(?P<two_character>[\x30-\x7e])"
     rb"|(?P<sequence>" + SEQUENCE + rb")"
     rb"|(?P<escape>)"
@@ -112,6 +121,9 @@ TOKEN = re.compile(
 SEQUENCE_COMMAND = re.compile(rb"(" + SHORT_VALUE + rb")([\x40-\x7e])")
 # The steps of a ``words`` token, read from its text: (signed value, word).
 WORD_STEPS = re.compile(r"\x1b\*p([+-][0-9]+)X([\x21-\x7e]+)")
+# The rows of a ``row_lines`` token: (row, text before the CR LF), on bytes and on its text.
+ROW_LINES = re.compile(rb"\x1b&a([0-9]+)R([^\r]*)\r\n")
+ROW_LINES_TEXT = re.compile(r"\x1b&a([0-9]+)R([^\r]*)\r\n")
 LINE_ENDS = re.compile(rb"\r\n")
 SPACES = re.compile(" {2,}")
 
@@ -603,6 +615,9 @@ class Pcl5Reader:
                 pos = token.end()
             elif kind == "raster_row":
                 pos = self._raster_row(token.group("row_length"), pos, token.end())
+            elif kind == "row_lines":
+                self._row_lines(token.group(), pos)
+                pos = token.end()
             elif kind == "control":
                 self._control(data[pos], pos)
                 pos += 1
@@ -665,6 +680,34 @@ class Pcl5Reader:
                     page.marked = page.has_text = True
             # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
             layout.newline(hard=not layout.line_has_text)
+            layout.y += vmi
+            layout.x = 0.0
+
+    def _row_lines(self, block: bytes, pos: int) -> None:
+        """A ``row_lines`` token at ``pos``: for each row line, what a ``sequence`` token of its
+        ESC&a#R and a ``lines`` token of its text do, in one loop when the symbol set reads
+        ASCII as ASCII and the text is ASCII."""
+        codec = "utf-8" if self.utf8_text else self.codec
+        if codec not in ASCII_SUPERSETS or not block.isascii():
+            for row in ROW_LINES.finditer(block):
+                self.commands += 1
+                self._move_y(number(row.group(1)) * self.vmi, False)
+                self._lines(block[row.start(2) : row.end()], pos + row.start(2))
+            return
+        layout = self.layout
+        page = self.page
+        if layout.full and page.has_text:  # nothing more is written: the commands are counted
+            self.commands += block.count(ESC)  # one a row line: text holds no ESC
+            return
+        vmi = self.vmi
+        for row, line in ROW_LINES_TEXT.findall(block.decode("ascii")):
+            self.commands += 1
+            layout.move(y=float(row) * vmi)  # &aR, as _command moves: rows of VMI
+            if line:
+                layout.text(line)
+                if not page.has_text and line.strip():
+                    page.marked = page.has_text = True
+            layout.newline(hard=not layout.line_has_text)  # CR LF, as in _lines
             layout.y += vmi
             layout.x = 0.0
 
@@ -1071,6 +1114,15 @@ def iter_commands(data: bytes) -> Iterator[StreamItem]:
             for step in WORD_STEP_BYTES.finditer(token.group()):
                 yield StreamItem(pos + step.start(), "*pX", step.group(1).decode())
                 yield StreamItem(pos + step.start(2), TEXT, payload=step.group(2))
+            pos = end
+        elif kind == "row_lines":
+            block = token.group()
+            for row in ROW_LINES.finditer(block):
+                yield StreamItem(pos + row.start(), "&aR", row.group(1).decode())
+                if row.end(2) > row.start(2):
+                    yield StreamItem(pos + row.start(2), TEXT, payload=row.group(2))
+                yield StreamItem(pos + row.end(2), CONTROL, payload=b"\r")
+                yield StreamItem(pos + row.end(2) + 1, CONTROL, payload=b"\n")
             pos = end
         elif kind == "lines":
             block = token.group()

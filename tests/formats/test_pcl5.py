@@ -278,6 +278,16 @@ EDGE_STREAMS = [
     # a symbol set, form feeds
     b"\x1bE" + b"line one\r\n  indented  words \r\n\r\n\tx\r\n" * 300 + b"a\rb\nc\r\r\n\xe4\r\n"
     b"\x1b(8U\xcc\r\n\x0cnext page\r\n\x1b(18Nab\r\n\x0c",
+    # row lines (ESC&a#R and a CR LF ended line, as report generators place lines): runs longer
+    # than one token, empty lines, row 0, leading zeros, rows of 5 and of 6 digits, signed,
+    # fractional and combined row moves, a row move not followed by a line, a bare CR, high
+    # bytes with and without a symbol set, UTF-16 and UTF-8 text, form feeds
+    b"\x1bE"
+    + b"".join(b"\x1b&a%dRrow %d of the report\r\n" % (n % 60, n) for n in range(300))
+    + b"\x1b&a5R\r\n\x1b&a0005Rlead\r\n\x1b&a99999Rfar\r\n\x1b&a123456Rsix\r\n"
+    b"\x1b&a+2Rsigned\r\n\x1b&a2.5Rhalf\r\n\x1b&a3r4CcombinedR\r\n\x1b&a7Rno end\x1b&a8R"
+    b"bare\rcr\r\n\x1b&a9R\xe4 high\r\n\x0c\x1b(8U\x1b&a1R\xcc roman\r\n"
+    b"\x1b(18N\x1b&a2Rab\r\n\x1b(0N\x1b&t83P\x1b&a3Rx\xc3\xa4\r\n\x0c",
     # malformed and cut-off sequences
     b"\x1bE\x1b*p+++206x\x1bW\x1b*b\x1b&\x1b(s1p\x1b*p+269x\x1b*b0Wb\x1bYdisplay\x1bZ\x1b",
 ]
@@ -316,6 +326,17 @@ def test_fast_tokens_on_driver_output(groff_pcl: bytes, monkeypatch: pytest.Monk
         path = SAMPLES / relative
         if path.is_file():
             same_job(path.read_bytes(), monkeypatch)
+
+
+def test_fast_tokens_give_the_renderer_the_same_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The renderer reads iter_commands: the same items (keys, values, payloads, offsets) from
+    # the fast tokens as from the general decoder, so the same pages.
+    for stream in EDGE_STREAMS:
+        fast = list(pcl5.iter_commands(stream))
+        with monkeypatch.context() as patch:
+            patch.setattr(pcl5, "TOKEN", GENERAL_DECODER_ONLY)
+            general = list(pcl5.iter_commands(stream))
+        assert fast == general
 
 
 def test_every_byte_starts_a_token() -> None:
