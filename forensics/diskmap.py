@@ -141,7 +141,8 @@ def fill_periods(rows: np.ndarray, consider: np.ndarray | None = None) -> np.nda
     # A row with word period q repeats its first 8q bytes; if it also has a byte period p, then
     # gcd(p, 8q) is one too (Fine and Wilf: 8q + p <= the row's width), so its smallest period
     # divides 8q and is found on the first 8q bytes alone.
-    for q in np.unique(word_period[word_period > 0]).tolist():
+    # sorted(set()), not np.unique: that imports numpy.ma (~10 ms) on a scan's first chunk.
+    for q in sorted(set(word_period[word_period > 0].tolist())):
         index = np.flatnonzero(word_period == q)
         span = _WORD * q
         prefix = rows[index, :span]
