@@ -18,6 +18,7 @@ import functools
 import io
 import logging
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ MAX_PREVIEW_SIDE = 2400  # and at most this many pixels on their longer side
 # zlib level of written previews: 4 gives files within ~6 % of the default (6) on text pages in
 # two thirds of the time (13 ms instead of 21 ms for a 150 dpi letter page)
 PREVIEW_PNG_LEVEL = 4
+# Grey previews are deflated with zlib's run-length strategy (matches at distance 1 only):
+# a page is mostly runs of white, and with the same pixels it is 30-37 % faster than the
+# default strategy (300 dpi ljet4 man page 10.7 -> 7.6 ms a page, 46.2 -> 44.7 KB; 600 dpi
+# reduced 4:1 17.6 -> 11.8 ms, 70 -> 73 KB). Colour previews keep the default strategy.
+GREY_PREVIEW_STRATEGY = zlib.Z_RLE
 THUMB_SIDE = 160  # pixels, longest side of the page thumbnails shown in report.html
 
 
@@ -303,8 +309,18 @@ def save_preview(image: Image.Image, path: Path) -> None:
                 index[level] = number
             indexed = image.point(index)
             indexed.putpalette([channel for level in levels for channel in (level,) * 3])
-            indexed.save(path, "PNG", bits=4, compress_level=PREVIEW_PNG_LEVEL)
+            indexed.save(
+                path,
+                "PNG",
+                bits=4,
+                compress_level=PREVIEW_PNG_LEVEL,
+                compress_type=GREY_PREVIEW_STRATEGY,
+            )
             return
+        image.save(
+            path, "PNG", compress_level=PREVIEW_PNG_LEVEL, compress_type=GREY_PREVIEW_STRATEGY
+        )
+        return
     image.save(path, "PNG", compress_level=PREVIEW_PNG_LEVEL)
 
 
