@@ -413,6 +413,39 @@ class TextLayout:
             self.joined.append("".join(parts[:-1]))
             del parts[:-1]
 
+    def ended_lines(self, lines: list[str], vmi: float, rows: list[str] | None = None) -> None:
+        """Lines printed one after another, each ended by CR LF, from the start of an empty
+        line (no text on it, no space pending, x = 0: as a CR LF leaves the layout); with
+        ``rows``, each line moved to first (``move(y=float(row) * vmi)``). The same state
+        and text as ``text(line)``, ``newline(hard=not line_has_text)``, ``y += vmi`` and
+        ``x = 0.0`` per line, in one loop: from there a move to a row only sets y, and every
+        line adds its words and one newline."""
+        pieces: list[str] = []
+        add = pieces.append
+        run_chars = self.run_chars
+        y = self.y
+        for index, line in enumerate(lines):
+            if rows is not None:
+                y = float(rows[index]) * vmi
+                run_chars = 0  # move() starts a new run
+            if line:
+                spaces = line.count(" ")
+                if not spaces:
+                    add(line)
+                    run_chars += len(line)
+                else:
+                    words = SPACES.sub(" ", line).strip(" ") if "  " in line else line.strip(" ")
+                    if words:
+                        add(words)
+                        run_chars += len(line) - spaces
+            add("\n")
+            y += vmi
+        self.y = y
+        self.x = 0.0
+        self.run_chars = run_chars
+        self.line_has_text = self.pending_space = False
+        self._emit_all(pieces)
+
     def advance(self, char: str) -> float:
         if self.pitch:
             return 1.0 / self.pitch
@@ -673,15 +706,26 @@ class Pcl5Reader:
         if layout.full and page.has_text:
             return  # nothing more is written and the page is known to hold text
         vmi = self.vmi
-        for line in block.decode("ascii").split("\r\n")[:-1]:
-            if line:
-                layout.text(line)
-                if not page.has_text and line.strip():
-                    page.marked = page.has_text = True
-            # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
-            layout.newline(hard=not layout.line_has_text)
-            layout.y += vmi
-            layout.x = 0.0
+        first, *rest = block.decode("ascii").split("\r\n")[:-1]
+        if first:
+            layout.text(first)
+            if not page.has_text and first.strip():
+                page.marked = page.has_text = True
+        # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
+        layout.newline(hard=not layout.line_has_text)
+        layout.y += vmi
+        layout.x = 0.0
+        if rest:  # the first line's CR LF left an empty line: the rest in one loop
+            self._ended_lines(rest, None)
+
+    def _ended_lines(self, lines: list[str], rows: list[str] | None) -> None:
+        """TextLayout.ended_lines, and the page marked as holding text if a line holds some.
+        The layout may be full (the text cap reached): then only the page is marked."""
+        page = self.page
+        if not page.has_text and any(not line.isspace() for line in lines if line):
+            page.marked = page.has_text = True
+        if not self.layout.full:
+            self.layout.ended_lines(lines, self.vmi, rows)
 
     def _row_lines(self, block: bytes, pos: int) -> None:
         """A ``row_lines`` token at ``pos``: for each row line, what a ``sequence`` token of its
@@ -700,16 +744,18 @@ class Pcl5Reader:
             self.commands += block.count(ESC)  # one a row line: text holds no ESC
             return
         vmi = self.vmi
-        for row, line in ROW_LINES_TEXT.findall(block.decode("ascii")):
-            self.commands += 1
-            layout.move(y=float(row) * vmi)  # &aR, as _command moves: rows of VMI
-            if line:
-                layout.text(line)
-                if not page.has_text and line.strip():
-                    page.marked = page.has_text = True
-            layout.newline(hard=not layout.line_has_text)  # CR LF, as in _lines
-            layout.y += vmi
-            layout.x = 0.0
+        (row, first), *rest = ROW_LINES_TEXT.findall(block.decode("ascii"))
+        self.commands += 1 + len(rest)
+        layout.move(y=float(row) * vmi)  # &aR, as _command moves: rows of VMI
+        if first:
+            layout.text(first)
+            if not page.has_text and first.strip():
+                page.marked = page.has_text = True
+        layout.newline(hard=not layout.line_has_text)  # CR LF, as in _lines
+        layout.y += vmi
+        layout.x = 0.0
+        if rest:  # the first line's CR LF left an empty line: the rest in one loop
+            self._ended_lines([line for _, line in rest], [row for row, _ in rest])
 
     def _control(self, byte: int, offset: int) -> None:
         """PCL5 TRM ch. 3 "Control Codes"."""

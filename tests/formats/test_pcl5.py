@@ -369,6 +369,36 @@ def test_word_steps_equal_moves_and_texts() -> None:
             assert vars(one_call) == vars(separate)
 
 
+def test_ended_lines_equal_text_and_line_ends() -> None:
+    rng = random.Random(11)
+    pieces = ["word", "two words", "  lead", "trail  ", "a  b   c", " ", "   ", "", "x"]
+    for _ in range(400):
+        pitch = rng.choice([10.0, 12.0, None])
+        one_call = TextLayout(limit=rng.choice([10**6, 40, 7]), pitch=pitch)
+        separate = TextLayout(limit=one_call.limit, pitch=pitch)
+        before = rng.choice(["", "before", "before "])
+        for layout in (one_call, separate):  # an empty line, as a CR LF leaves one
+            layout.text(before)
+            layout.newline(hard=not layout.line_has_text)
+            layout.y += 0.125
+            layout.x = 0.0
+        lines = ["".join(rng.choices(pieces, k=rng.randrange(0, 4))) for _ in range(20)]
+        rows = [str(rng.randrange(0, 70)) for _ in lines] if rng.random() < 0.5 else None
+        vmi = rng.choice([1 / 6, 1 / 8, 0.125])
+        one_call.ended_lines(lines, vmi, rows)
+        for index, line in enumerate(lines):
+            if rows is not None:
+                separate.move(y=float(rows[index]) * vmi)
+            if line:
+                separate.text(line)
+            separate.newline(hard=not separate.line_has_text)
+            separate.y += vmi
+            separate.x = 0.0
+        assert one_call.result() == separate.result() and one_call.full == separate.full
+        if not one_call.full:
+            assert vars(one_call) == vars(separate)
+
+
 def test_long_runs_of_words_and_lines() -> None:
     # Runs longer than one token (MAX_WORDS_TOKEN, MAX_LINES_TOKEN) read on without a seam.
     words = b"".join(b"\x1b*p+49Xw%d" % index for index in range(1000))
