@@ -705,18 +705,22 @@ class Pcl5Reader:
         page = self.page
         if layout.full and page.has_text:
             return  # nothing more is written and the page is known to hold text
-        vmi = self.vmi
         first, *rest = block.decode("ascii").split("\r\n")[:-1]
-        if first:
-            layout.text(first)
-            if not page.has_text and first.strip():
-                page.marked = page.has_text = True
-        # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
-        layout.newline(hard=not layout.line_has_text)
-        layout.y += vmi
-        layout.x = 0.0
+        self._ended_line(first)
         if rest:  # the first line's CR LF left an empty line: the rest in one loop
             self._ended_lines(rest, None)
+
+    def _ended_line(self, line: str) -> None:
+        """An ASCII text run (or none) and the CR LF after it, wherever the layout stands."""
+        layout = self.layout
+        if line:
+            layout.text(line)
+            if not self.page.has_text and line.strip():
+                self.page.marked = self.page.has_text = True
+        # CR before LF returns the carriage, LF (PCL5 TRM ch. 3) ends the line too.
+        layout.newline(hard=not layout.line_has_text)
+        layout.y += self.vmi
+        layout.x = 0.0
 
     def _ended_lines(self, lines: list[str], rows: list[str] | None) -> None:
         """TextLayout.ended_lines, and the page marked as holding text if a line holds some.
@@ -743,17 +747,10 @@ class Pcl5Reader:
         if layout.full and page.has_text:  # nothing more is written: the commands are counted
             self.commands += block.count(ESC)  # one a row line: text holds no ESC
             return
-        vmi = self.vmi
         (row, first), *rest = ROW_LINES_TEXT.findall(block.decode("ascii"))
         self.commands += 1 + len(rest)
-        layout.move(y=float(row) * vmi)  # &aR, as _command moves: rows of VMI
-        if first:
-            layout.text(first)
-            if not page.has_text and first.strip():
-                page.marked = page.has_text = True
-        layout.newline(hard=not layout.line_has_text)  # CR LF, as in _lines
-        layout.y += vmi
-        layout.x = 0.0
+        layout.move(y=float(row) * self.vmi)  # &aR, as _command moves: rows of VMI
+        self._ended_line(first)
         if rest:  # the first line's CR LF left an empty line: the rest in one loop
             self._ended_lines([line for _, line in rest], [row for row, _ in rest])
 

@@ -24,7 +24,7 @@ import logging
 import re
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -669,6 +669,12 @@ def _job_events(job: PrintJob) -> Iterator[TimelineEvent]:
 
 
 _FILES_PER_BATCH = 256  # files whose time stamps are read (and staged) at a time
+_FILE_BATCH_SQL = (
+    "SELECT file_id, json_extract(data, '$.path'), json_extract(data, '$.inode'),"
+    " json_extract(data, '$.allocated'), json_extract(data, '$.size'), "
+    + ", ".join(f"json_extract(data, '$.{key}')" for key, _ in _FILE_TIMES)
+    + " FROM files WHERE image_id = ? AND file_id > ? ORDER BY file_id LIMIT ?"
+)
 
 
 def _file_events(store: CaseStore, image_id: int) -> Iterator[TimelineEvent]:
@@ -694,12 +700,8 @@ class _FileEventReader:
 
     def next_batch(self) -> list[TimelineEvent] | None:
         """The events of the next _FILES_PER_BATCH files; None when every file was read."""
-        times = ", ".join(f"json_extract(data, '$.{key}')" for key, _ in _FILE_TIMES)
         rows = self.store.db.execute(
-            "SELECT file_id, json_extract(data, '$.path'), json_extract(data, '$.inode'),"
-            f" json_extract(data, '$.allocated'), json_extract(data, '$.size'), {times}"
-            " FROM files WHERE image_id = ? AND file_id > ? ORDER BY file_id LIMIT ?",
-            (self.image_id, self.last_file_id, _FILES_PER_BATCH),
+            _FILE_BATCH_SQL, (self.image_id, self.last_file_id, _FILES_PER_BATCH)
         ).fetchall()
         if not rows:
             return None
@@ -829,17 +831,13 @@ def consolidate_into_store(
     ``staged``: the image's file events were staged ahead (FileEventStager); the rest of them
     is staged now. Without it (or if staging failed) they are read from the files here."""
     result = consolidate(store, image_id)
-    if staged is not None and staged.finish():
-        store.replace_consolidated(
-            image_id, result.print_jobs, result.artefacts, {JOB_EVENTS: result.events}, True
-        )
-    else:
-        store.replace_consolidated(
-            image_id,
-            result.print_jobs,
-            result.artefacts,
-            {JOB_EVENTS: result.events, FILE_EVENTS: _file_events(store, image_id)},
-        )
+    file_events_staged = staged is not None and staged.finish()
+    events: dict[int, Iterable[TimelineEvent]] = {JOB_EVENTS: result.events}
+    if not file_events_staged:
+        events[FILE_EVENTS] = _file_events(store, image_id)
+    store.replace_consolidated(
+        image_id, result.print_jobs, result.artefacts, events, file_events_staged
+    )
     return result
 
 
