@@ -86,9 +86,10 @@ for _lo, _hi in ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)):
 
 def nonzero_rows(rows: np.ndarray) -> np.ndarray:
     """Which rows of a 2-D uint8 array hold a non-zero byte."""
+    # max, not any: numpy's any casts each word to bool first and runs ~2x slower.
     if rows.shape[1] % _WORD == 0 and rows.flags.c_contiguous:
-        return np.asarray(rows.view(np.uint64).any(axis=1))
-    return np.asarray(rows.any(axis=1))
+        return np.asarray(rows.view(np.uint64).max(axis=1, initial=0) != 0)
+    return np.asarray(rows.max(axis=1, initial=0) != 0)
 
 
 def fill_periods(rows: np.ndarray, consider: np.ndarray | None = None) -> np.ndarray:
