@@ -640,13 +640,33 @@ PARALLEL_MIN_SOURCES = 8  # below this, forking workers costs more than it saves
 MAX_IN_FLIGHT_PER_WORKER = 8
 MIN_IN_FLIGHT_PER_WORKER = 2
 MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+# Sources go to a worker in batches: each task costs the parent ~0.3 ms (pickling it, a result
+# taken back by the pool's one manager thread, a future), as much as a small job's parse, and
+# while that thread unpickles a result it feeds no worker. A batch ends at BATCH_SOURCES or once
+# it holds BATCH_BYTES (read, or left on the medium), so a large job goes alone.
+BATCH_SOURCES = 8
+BATCH_BYTES = 256 * 1024
 
 
-def _extract_in_worker(source: JobSource) -> Extracted:
+def _extract_batch_in_worker(batch: list[JobSource]) -> list[Extracted]:
     global _IN_WORKER
     _IN_WORKER = True  # this process is one of the pool: OCR its pages one at a time
     assert _WORKER_EXTRACTOR is not None
-    return _read_and_extract(_WORKER_EXTRACTOR, source, _WORKER_IMAGE)
+    return [_read_and_extract(_WORKER_EXTRACTOR, source, _WORKER_IMAGE) for source in batch]
+
+
+def _batches(sources: Iterable[JobSource]) -> Iterator[list[JobSource]]:
+    """Consecutive sources in batches (BATCH_SOURCES, BATCH_BYTES), in order."""
+    batch: list[JobSource] = []
+    held = 0
+    for source in sources:
+        batch.append(source)
+        held += len(source.data) + source.unread
+        if len(batch) >= BATCH_SOURCES or held >= BATCH_BYTES:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
 
 
 def _read_and_extract(
@@ -682,8 +702,9 @@ def extract_all(
     """Extract from every source, in order; in forked worker processes when it pays off.
 
     Parsing print languages is pure Python and CPU-bound: processes, not threads, use the
-    other cores. At most ``workers * MAX_IN_FLIGHT_PER_WORKER`` sources wait at once, fewer
-    (down to ``workers * MIN_IN_FLIGHT_PER_WORKER``) when they hold over MAX_IN_FLIGHT_BYTES.
+    other cores. Sources go in batches (``_batches``); at most ``workers *
+    MAX_IN_FLIGHT_PER_WORKER`` batches wait at once, fewer (down to ``workers *
+    MIN_IN_FLIGHT_PER_WORKER``) when they hold over MAX_IN_FLIGHT_BYTES.
     A source that left its bytes on the medium (``unread``) is read from ``image`` by the
     worker that extracts it: this process then neither reads nor sends them (at 1 GiB, 335 MB
     that were pickled and piped once each).
@@ -701,21 +722,21 @@ def extract_all(
             workers, mp_context=mp.get_context("fork"), initializer=_ignore_interrupt
         )
         try:
-            pending: deque[tuple[JobSource, Future[Extracted]]] = deque()
+            pending: deque[tuple[list[JobSource], Future[list[Extracted]]]] = deque()
             held = 0
-            for source in sources:
-                pending.append((source, pool.submit(_extract_in_worker, source)))
-                held += len(source.data)
+            for batch in _batches(sources):
+                pending.append((batch, pool.submit(_extract_batch_in_worker, batch)))
+                held += sum(len(source.data) for source in batch)
                 while len(pending) >= workers * MAX_IN_FLIGHT_PER_WORKER or (
                     held > MAX_IN_FLIGHT_BYTES
                     and len(pending) >= workers * MIN_IN_FLIGHT_PER_WORKER
                 ):
-                    done_source, future = pending.popleft()
-                    held -= len(done_source.data)
-                    yield done_source, future.result()
+                    done, future = pending.popleft()
+                    held -= sum(len(source.data) for source in done)
+                    yield from zip(done, future.result(), strict=True)
             while pending:
-                done_source, future = pending.popleft()
-                yield done_source, future.result()
+                done, future = pending.popleft()
+                yield from zip(done, future.result(), strict=True)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     finally:

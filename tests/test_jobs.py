@@ -394,3 +394,51 @@ def test_a_job_file_a_worker_cannot_read_is_a_problem(tmp_path: Path) -> None:
     for source, extracted in results:
         assert extracted.unreadable is not None and source.path in extracted.unreadable
         assert "short read" in extracted.unreadable and not extracted.jobs
+
+
+def test_sources_go_to_workers_in_bounded_batches_and_come_back_in_order(tmp_path: Path) -> None:
+    """Small job files share a worker task (BATCH_SOURCES at most, or until a batch holds
+    BATCH_BYTES); a large one ends its batch. The results come back in the sources' order, the
+    same as extracting them one by one in this process."""
+    from forensics.detect.rules import load_rules
+    from forensics.detect.scanner import Detector
+    from forensics.evidence.address import EvidenceAddress
+    from forensics.jobs import (
+        BATCH_BYTES,
+        BATCH_SOURCES,
+        JobExtractor,
+        JobSource,
+        _batches,
+        extract_all,
+    )
+    from forensics.records import LocationClass
+
+    def source(number: int, data: bytes) -> JobSource:
+        return JobSource(
+            data=data,
+            address=EvidenceAddress(),
+            location_class=LocationClass.ALLOCATED,
+            path=f"/spool/{number:05d}.prn",
+            name=f"{number:05d}.prn",
+        )
+
+    small = pjl_job(tmp_path)
+    large = small + b"\0" * BATCH_BYTES  # a job, then padding: past the batch bound alone
+    sources = [source(n, large if n in (5, 6, 30) else small) for n in range(40)]
+    batches = list(_batches(sources))
+    assert [s for batch in batches for s in batch] == sources
+    for batch in batches:
+        assert len(batch) <= BATCH_SOURCES
+        # only a batch's last source may take it to BATCH_BYTES or past
+        assert sum(len(s.data) for s in batch[:-1]) < BATCH_BYTES
+    assert [len(batch) for batch in batches[:3]] == [6, 1, 8]  # 0-5, 6 alone, then full
+
+    extractor = JobExtractor(Detector(load_rules()), reveal=False)
+    parallel = list(extract_all(extractor, sources, len(sources), 2))
+    serial = list(extract_all(extractor, sources, len(sources), 1))
+    assert [s.path for s, _ in parallel] == [s.path for s in sources]
+    for (_, in_worker), (_, here) in zip(parallel, serial, strict=True):
+        assert [job.to_dict() for job in in_worker.jobs] == [job.to_dict() for job in here.jobs]
+        assert in_worker.texts == here.texts
+        assert [f.to_dict() for f in in_worker.findings] == [f.to_dict() for f in here.findings]
+    assert all(extracted.jobs for _, extracted in parallel)
