@@ -196,15 +196,33 @@ def _decode(data: bytes, limit: int) -> _Text | None:
     return _Text(text, codec, 0) if _textual(text) else None
 
 
-# Control characters other than tab, CR, LF and FF, and the replacement character.
-_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
+# Control characters other than tab, CR, LF and FF, and the replacement character: deleted by
+# str.translate, which counts them in a third of the time re.findall takes (6 against 17 us on
+# a 4 KiB PCL head, where each escape sequence is one).
+_NOT_TEXT = dict.fromkeys((*range(0x09), 0x0B, *range(0x0E, 0x20), 0xFFFD))
 
 
 def _textual(text: str) -> bool:
     sample = text[:4096]
     if not sample.strip():
         return False
-    return len(_NOT_TEXT.findall(sample)) <= len(sample) // 100  # counted in C: called per file
+    return len(sample) - len(sample.translate(_NOT_TEXT)) <= len(sample) // 100
+
+
+_sniffed: tuple[bytes | None, str | None] = (None, None)
+
+
+def _sniff_text(head: bytes) -> str | None:
+    """``head`` as text for the sniffers (None: binary), decoded once for all of them: the
+    address-book, job-log and configuration sniffers are each asked about the same head in one
+    ``candidates`` call, and every file and payload a scan identifies is sniffed."""
+    global _sniffed
+    held, text = _sniffed
+    if held is not head or type(head) is not bytes:  # identity: the last head, still held here
+        decoded = _decode(head, SNIFF_CHARS)
+        text = None if decoded is None else decoded.text
+        _sniffed = (head, text) if type(head) is bytes else (None, None)
+    return text
 
 
 def _lines_with_offsets(text: str) -> Iterator[tuple[int, str]]:
@@ -771,10 +789,9 @@ class AddressBookParser(FormatParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:
-        decoded = _decode(head, SNIFF_CHARS)
-        if decoded is None:
+        text = _sniff_text(head)
+        if text is None:
             return False
-        text = decoded.text
         if _looks_ldif(text):
             return True
         if _looks_xml(text):
@@ -854,10 +871,10 @@ class JobLogParser(FormatParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:
-        decoded = _decode(head, SNIFF_CHARS)
-        if decoded is None or _looks_xml(decoded.text) or _looks_ldif(decoded.text):
+        text = _sniff_text(head)
+        if text is None or _looks_xml(text) or _looks_ldif(text):
             return False
-        found = _csv_roles(decoded.text)
+        found = _csv_roles(text)
         return (
             found is not None and _job_log_columns(found[2]) and not _address_book_columns(found[2])
         )
@@ -1019,10 +1036,9 @@ class ConfigParser(FormatParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str | None = None) -> bool:
-        decoded = _decode(head, SNIFF_CHARS)
-        if decoded is None:
+        text = _sniff_text(head)
+        if text is None:
             return False
-        text = decoded.text
         by_name = bool(_CONFIG_NAMES.fullmatch(_base_name(name)))
         if _looks_xml(text):
             if _contactish_xml(text, _address_book_name(name)):

@@ -343,3 +343,44 @@ def test_many_records_stay_bounded() -> None:
     assert dict(job.metadata.extra)["contacts"] == str(30_003)
     assert len(job.texts) <= 10_000 + 30_003 // 500 + 1
     assert job.texts[-1].name.startswith("contact ") and "-" in job.texts[-1].name  # grouped
+
+
+def test_text_test_counts_the_same_characters_as_the_control_class() -> None:
+    """_textual counts control characters by str.translate: the same count as the character
+    class [\\x00-\\x08\\x0b\\x0e-\\x1f\\ufffd] it stands for, at and around the 1 % bound."""
+    import re
+
+    from forensics.formats.artefacts import _textual
+
+    control = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
+    alphabet = [chr(c) for c in range(0x21)] + ["a", " ", "\ufffd", "\ufffc", "é", "\x7f"]
+    rng = random.Random(11)
+    for _ in range(2000):
+        size = rng.choice((1, 99, 100, 101, 400, 4096, 5000))
+        text = "".join(
+            rng.choice(alphabet) if rng.random() < rng.choice((0.005, 0.01, 0.02)) else "x"
+            for _ in range(size)
+        )
+        sample = text[:4096]
+        expected = bool(sample.strip()) and len(control.findall(sample)) <= len(sample) // 100
+        assert _textual(text) is expected
+
+
+def test_sniffers_decode_a_head_once_and_answer_as_for_a_fresh_copy() -> None:
+    """The three text sniffers share one decoding of the head they are asked about; a new
+    head (even with equal bytes) is decoded again, and the answers are the same either way."""
+    book = b"Name,E-mail,Fax\r\nJane Example,jane@example.com,+1 202 555 0147\r\n"
+    log = b"User,Document,Date,Pages\r\njdoe,payroll.docx,2024-06-11 09:30,4\r\n"
+    config = b"[SMTP]\r\nServer=mail.example.com\r\nPassword=Winter2024!\r\n"
+    for head in (book, log, config, b"\x1bE\x1b&l0O" * 200, bytes(range(256))):
+        first = [p.sniff(head, None) for p in (AddressBookParser, JobLogParser, ConfigParser)]
+        again = [p.sniff(head, None) for p in (AddressBookParser, JobLogParser, ConfigParser)]
+        fresh = [
+            p.sniff(bytes(bytearray(head)), None)
+            for p in (AddressBookParser, JobLogParser, ConfigParser)
+        ]
+        assert first == again == fresh
+    assert AddressBookParser.sniff(book, "addressbook.csv")
+    assert JobLogParser.sniff(log, "joblog.csv")
+    assert ConfigParser.sniff(config, "device.ini")
+    assert not any(p.sniff(bytes(range(256)), None) for p in (AddressBookParser, ConfigParser))
