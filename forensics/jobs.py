@@ -41,6 +41,7 @@ from forensics.formats.base import (
     ParseContext,
     ParsedJob,
     candidates,
+    set_fields,
 )
 from forensics.progress import Progress
 from forensics.records import ByteRun, Finding, Job, LocationClass, Problem
@@ -911,7 +912,7 @@ def pair_jobs(pair_keys: dict[str, str]) -> dict[str, tuple[str, ...]]:
 
 
 def _page_dict(page: PageRef) -> dict[str, object]:
-    return {k: v for k, v in dataclasses.asdict(page).items() if v is not None}
+    return set_fields(page)
 
 
 # Spool file names that tie a data file to its control/shadow file.
