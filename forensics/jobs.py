@@ -635,16 +635,17 @@ _WORKER_EXTRACTOR: JobExtractor | None = None
 _WORKER_IMAGE: DiskImage | None = None  # the image sources with ``unread`` bytes are read from
 _IN_WORKER = False
 PARALLEL_MIN_SOURCES = 8  # below this, forking workers costs more than it saves
-# Sources handed to the workers and not yet taken back (results are taken in order): a window
+# Batches handed to the workers and not yet taken back (results are taken in order): a window
 # of several per worker keeps the others busy while one works on a long job; the bytes bound
 # keeps the sources held at once (each up to MAX_PARSE_BYTES) within memory.
 MAX_IN_FLIGHT_PER_WORKER = 8
 MIN_IN_FLIGHT_PER_WORKER = 2
 MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 # Sources go to a worker in batches: each task costs the parent ~0.1 ms (pickling it, a result
-# taken back by the pool's one manager thread, a future; 103 us for an empty task here), a tenth
-# of a small job's parse, and while that thread unpickles a result it feeds no worker. A batch ends at BATCH_SOURCES or once
-# it holds BATCH_BYTES (read, or left on the medium), so a large job goes alone.
+# taken back by the pool's one manager thread, a future; 103 us for an empty task here), a
+# tenth of a small job's parse, and while that thread unpickles a result it feeds no worker.
+# A batch ends at BATCH_SOURCES or once it holds BATCH_BYTES (read, or left on the medium), so
+# a large job goes alone and the last batch of a pass stays short.
 BATCH_SOURCES = 8
 BATCH_BYTES = 256 * 1024
 
