@@ -44,7 +44,8 @@ def cpu_seconds() -> tuple[float, float]:
 
 
 def time_job_pass(image_path: Path, work: Path, label: str, workers: int) -> tuple[float, ...]:
-    """One job pass over the image's files: (wall, parent CPU, workers' CPU) seconds."""
+    """One job pass over the image's files: wall, parent CPU and workers' CPU seconds, and the
+    jobs stored."""
     rules = load_rules()
     options = ScanOptions(rules=rules, compute_hashes=False, workers=workers)
     store = CaseStore(work / f"{label.replace(' ', '-')}-{time.monotonic_ns()}.sqlite")
@@ -75,6 +76,9 @@ def main() -> int:
         "--also", action="append", default=[], metavar="SOURCES:BYTES", help="another batching"
     )
     args = parser.parse_args()
+    if not args.image.is_file():
+        print(f"bench_jobpass: {args.image} is not a file (build it with bench_scan.py)")
+        return 2
     for spec in args.also:
         sources, _, size = spec.partition(":")
         VARIANTS[f"batches of {sources} or {size} bytes"] = (int(sources), int(size))
