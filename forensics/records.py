@@ -42,6 +42,15 @@ _SCALARS = (str, int, float, bool, type(None))
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass → its field names (fields() is slow)
 
 
+def field_names(record: Any) -> tuple[str, ...]:
+    """The field names of a dataclass instance, in order (kept per class: fields() is slow)."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(record))
+    return names
+
+
 def _plain(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:  # most leaves: tested first, by exact type
@@ -51,7 +60,7 @@ def _plain(value: Any) -> Any:
         if isinstance(value, EvidenceAddress):
             return {"chain": value.to_list(), "text": str(value)}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+            names = field_names(value)
     if names is not None:
         return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, tuple | list):
